@@ -1,0 +1,69 @@
+"""`mlqa init`: a starter mlqa.yaml from a data file and a model path."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import MlqaError, did_you_mean
+
+_LABEL_NAMES = ("label", "target", "y", "class", "outcome", "income", "churn", "default")
+_SENSITIVE = ("sex", "gender", "race", "ethnicity", "age_group", "religion", "nationality")
+
+
+def guess_label(columns: list[str]) -> str:
+    for name in _LABEL_NAMES:
+        for c in columns:
+            if c.lower() == name:
+                return c
+    return columns[-1]
+
+
+def write_starter(data: Path, model: Path, *, label: str | None = None, out: Path = Path("mlqa.yaml"),
+                  test: Path | None = None, force: bool = False) -> Path:
+    from .subjects import read_columns
+    if out.exists() and not force:
+        raise MlqaError(f"{out} exists; pass --force to overwrite it")
+    for what, path in (("data", data), ("model", model), ("test data", test)):
+        if path is not None and not path.exists():
+            raise MlqaError(f"{what} file not found: {path}")
+    columns = read_columns(data)
+    if label is not None and label not in columns:
+        hint = did_you_mean(label, columns)
+        raise MlqaError(f"label column `{label}` is not in {data.name}" + (f"; {hint}" if hint else ""))
+    label = label or guess_label(columns)
+    if test is None:
+        for cand in sorted(data.parent.glob("test*")):
+            if cand != data and cand.is_file():
+                test = cand
+                break
+    sensitive = [c for c in columns if c.lower() in _SENSITIVE]
+    base = out.resolve().parent
+    rel = lambda p: os.path.relpath(p.resolve(), base)  # noqa: E731
+    lines = [
+        "# Starter config written by `mlqa init`. Reference: mlqa checks --format md",
+        "version: 1",
+        "seed: 0",
+        f"model: {{path: {rel(model)}}}",
+        "data:",
+        f"  train: {rel(data)}",
+        f"  test: {rel(test)}" if test else f"  test: {rel(data)}   # TODO: point at a held-out test file",
+        f"  label: {label}",
+        "  # positive_label: 1            # the positive class of a binary label",
+        f"  sensitive: [{', '.join(sensitive)}]" if sensitive else "  # sensitive: [sex, race]",
+        "checks:",
+        "  - data.schema: {}",
+        "  - data.missing: {max_fraction: 0.05}",
+        "  - data.duplicates: {max_fraction: 0.01}",
+        "  - data.label_leakage: {max_auc: 0.95}",
+        "  - data.drift: {max_psi: 0.2}",
+        "  - data.train_test_overlap: {max_fraction: 0.01}",
+        "  - performance.metric: {metric: accuracy, min: 0.8}   # set your floor",
+        "  - performance.slices: {max_gap: 0.1}",
+        "  - performance.simple_baseline: {}",
+        "gates:",
+        "  staging: {blocking: [\"data.*\", \"performance.metric\"], advisory: [\"*\"]}",
+        "  production: {blocking: [\"*\"]}",
+        "",
+    ]
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out
