@@ -70,3 +70,22 @@ def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[Any]:
         def advance(label: str | None = None) -> None:
             bar.update(task, advance=1, description=label or "checks")
         yield advance
+
+
+def describe_failure(gated: Any, stage: str | None, where: str) -> str:
+    """What pytest prints for a blocking check: message, metric vs threshold, evidence."""
+    import json
+    r = gated.result
+    lines = [f"{r.id} {r.status} — blocking in stage {stage or '(none: every check blocks)'}",
+             f"  {r.message}"]
+    for name, bound in r.thresholds.items():
+        lines.append(f"  {name} = {r.metrics.get(name)}  (limit {bound})")
+    if gated.waiver and gated.waiver.get("expired"):
+        lines.append(f"  waiver expired on {gated.waiver['expires']} (owner {gated.waiver['owner']}): "
+                     f"{gated.waiver['reason']}")
+    evidence = {k: v for k, v in r.evidence.items() if k != "charts"}
+    if evidence:
+        text = json.dumps(evidence, indent=1, default=str)
+        lines.append("  evidence: " + (text[:1500] + " ..." if len(text) > 1500 else text))
+    lines.append(f"  declared at {where}")
+    return "\n".join(lines)

@@ -55,9 +55,16 @@ def load_model_file(path: Path, fmt: str | None = None, trusted: tuple[str, ...]
                 raise pickle.UnpicklingError(f"global {module}.{name} is not on the allowlist")
             return super().find_class(module, name)
 
+    import inspect
+    kwargs = {}
+    if "ensure_native_byte_order" in inspect.signature(numpy_pickle.NumpyUnpickler.__init__).parameters:
+        kwargs["ensure_native_byte_order"] = True
     with open(path, "rb") as raw:
         with numpy_pickle._validate_fileobject_and_memmap(raw, str(path), None) as (fobj, _):
-            return _restricted_load(_Restricted(str(path), fobj), path)
+            if isinstance(fobj, str):
+                raise SubjectError(f"refusing to load {path}: a joblib file older than 0.10, whose "
+                                   f"format the allowlist cannot verify; re-save it with skops")
+            return _restricted_load(_Restricted(str(path), fobj, **kwargs), path)
 
 
 def _restricted_load(unpickler: Any, path: Path) -> Any:

@@ -51,6 +51,9 @@ def is_safe_global(module: str, name: str, extra: frozenset[str] | set[str] = fr
     `sklearn.` module (their `__setstate__` only restores attributes); functions of
     scikit-learn are not.
     """
+    import _compat_pickle  # protocol < 3 writes Python 2 names (copy_reg, __builtin__)
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
     full = f"{module}.{name}"
     if full in SAFE_GLOBALS or full in extra:
         return True

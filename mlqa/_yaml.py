@@ -56,7 +56,14 @@ def load_yaml(text: str, file: str | Path) -> LocatedYaml:
     return LocatedYaml(data, lines, file)
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
+
+
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict, file: str) -> Any:
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        raise ConfigError(f"the tag `{node.tag}` is not allowed: mlqa.yaml is plain data "
+                          f"(safe YAML, no object construction)",
+                          file=file, line=node.start_mark.line + 1, hint="remove the tag")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}

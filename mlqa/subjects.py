@@ -173,6 +173,23 @@ class CheckContext:
         return self.task == "classification" and len(self.labels) == 2
 
 
+@dataclass(frozen=True)
+class DataBundle:
+    """The data a config declares, for hand-written tests (the `mlqa_data` fixture)."""
+
+    train: Dataset | None
+    test: Dataset | None
+    label: str | None
+    positive_label: Any
+    sensitive: tuple[str, ...]
+
+    @classmethod
+    def from_context(cls, ctx: CheckContext) -> "DataBundle":
+        label = (ctx.test or ctx.train).label if (ctx.test or ctx.train) else None
+        return cls(train=ctx.train, test=ctx.test, label=label,
+                   positive_label=ctx.positive_label, sensitive=ctx.sensitive)
+
+
 def build_context(config: "Config") -> CheckContext:
     """Load the subjects a config declares. Errors are `ConfigError`/`SubjectError`."""
     from ._model_loading import load_model_file, load_python_ref

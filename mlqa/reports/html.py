@@ -20,11 +20,18 @@ def _tables(evidence: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
 def render_html(doc: dict[str, Any]) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from .._assets import asset_dir
     env = Environment(loader=FileSystemLoader(str(asset_dir("reports") / "templates")),
                       autoescape=select_autoescape(["html", "j2"]))
+    env.filters["cell"] = _cell
     rows = []
     for row in doc.get("checks", []):
         evidence = dict(row.get("evidence") or {})

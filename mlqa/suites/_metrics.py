@@ -49,10 +49,12 @@ def _labels(t: Target) -> list:
 
 def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
     """Metric `name` under each weight vector (rows of W). NaN where undefined."""
-    W = np.atleast_2d(np.asarray(W, dtype=float))
+    W = np.atleast_2d(np.asarray(W))
+    if W.dtype not in (np.float32, np.float64):
+        W = W.astype(float)
     total = W.sum(axis=1)
     if name == "accuracy":
-        return _div(W @ (t.pred == t.y).astype(float), total)
+        return _div(W @ (t.pred == t.y).astype(W.dtype), total)
     if name in ("precision", "recall", "f1", "balanced_accuracy"):
         labels = _labels(t)
         binary = len(labels) == 2 and t.positive is not None and name != "balanced_accuracy"
@@ -60,9 +62,9 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
         per = []
         for c in targets:
             yc, pc = (t.y == c), (t.pred == c)
-            tp = W @ (yc & pc).astype(float)
-            fp = W @ (~yc & pc).astype(float)
-            fn = W @ (yc & ~pc).astype(float)
+            tp = W @ (yc & pc).astype(W.dtype)
+            fp = W @ (~yc & pc).astype(W.dtype)
+            fn = W @ (yc & ~pc).astype(W.dtype)
             precision = np.nan_to_num(_div(tp, tp + fp))
             recall = _div(tp, tp + fn)
             if name == "precision":
@@ -103,19 +105,23 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
 
 
 def _auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Weighted ROC AUC (ties count one half), vectorised over the rows of W."""
+    """Weighted ROC AUC (ties count one half), vectorised over the rows of W.
+
+    Rows are sorted once by score and grouped by distinct score; per replicate the
+    positive and negative weight of each group is summed, and AUC is a cumulative sum."""
     order = np.argsort(score, kind="mergesort")
     s = score[order]
-    pos = positive[order].astype(float)
+    pos = positive[order].astype(W.dtype)
+    neg = 1 - pos
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     out = np.empty(W.shape[0])
-    for lo in range(0, W.shape[0], 128):
-        w = W[lo:lo + 128][:, order]
-        P = np.add.reduceat(w * pos, starts, axis=1)
-        N = np.add.reduceat(w * (1 - pos), starts, axis=1)
+    for lo in range(0, W.shape[0], 64):
+        w = W[lo:lo + 64][:, order]
+        P = np.add.reduceat(w * pos, starts, axis=1).astype(float)
+        N = np.add.reduceat(w * neg, starts, axis=1).astype(float)
         below = np.cumsum(N, axis=1) - N
-        num = (P * (below + 0.5 * N)).sum(axis=1)
-        out[lo:lo + 128] = _div(num, P.sum(axis=1) * N.sum(axis=1))
+        num = np.einsum("ij,ij->i", P, below + 0.5 * N)
+        out[lo:lo + 64] = _div(num, P.sum(axis=1) * N.sum(axis=1))
     return out
 
 
@@ -126,8 +132,10 @@ def point(name: str, t: Target) -> float:
 def bootstrap_weights(n: int, B: int, seed: int) -> np.ndarray:
     """Multinomial count weights: row b counts how often each row is drawn in replicate b."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(B, n)) + (np.arange(B) * n)[:, None]
-    return np.bincount(idx.ravel(), minlength=B * n).reshape(B, n).astype(float)
+    W = np.empty((B, n), dtype=np.float32)  # counts <= n are exact in float32
+    for b in range(B):
+        W[b] = np.bincount(rng.integers(0, n, size=n, dtype=np.int32), minlength=n)
+    return W
 
 
 def metric_needs_proba(name: str) -> bool:

@@ -1,0 +1,85 @@
+"""Shared fixtures: the real UCI Adult data of the example, its models, config writers."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CREDIT = ROOT / "examples" / "credit"
+SKOPS_TRUSTED = ["functools.partial",
+                 "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                 "sklearn.utils.validation.check_array"]
+
+
+@pytest.fixture(scope="session")
+def adult_train() -> pd.DataFrame:
+    return pd.read_csv(CREDIT / "data" / "train.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def adult_test() -> pd.DataFrame:
+    return pd.read_csv(CREDIT / "data" / "test.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def credit_models():
+    """(champion, challenger) of the example, loaded through mlqa's own skops path."""
+    from mlqa._model_loading import load_model_file
+    return (load_model_file(CREDIT / "champion.skops", trusted=tuple(SKOPS_TRUSTED)),
+            load_model_file(CREDIT / "model.skops", trusted=tuple(SKOPS_TRUSTED)))
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """write_config(yaml_text, **files) -> path of mlqa.yaml in a fresh folder."""
+    def write(text: str, name: str = "mlqa.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def small_csvs(tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny train/test pair with a numeric, a categorical and a binary label column."""
+    frame = pd.DataFrame({"age": [25, 32, 47, 51, 38, 29, 60, 44] * 5,
+                          "city": ["a", "b", "a", "c", "b", "a", "c", "b"] * 5,
+                          "label": [0, 1, 0, 1, 1, 0, 1, 0] * 5})
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    frame.to_csv(train, index=False)
+    frame.sample(frac=1.0, random_state=0).to_csv(test, index=False)
+    return train, test
+
+
+def make_context(train: pd.DataFrame | None, test: pd.DataFrame | None, *, label: str = "income",
+                 positive=">50K", model=None, baseline=None, sensitive=(), seed: int = 0,
+                 task: str = "classification"):
+    """A CheckContext over in-memory frames (no config file), for calling checks directly."""
+    from mlqa.subjects import CheckContext, Dataset, Model
+    def ds(name, frame):
+        if frame is None:
+            return None
+        return Dataset(name=name, frame=frame, label=label,
+                       features=tuple(c for c in frame.columns if c != label))
+    return CheckContext(model=Model(model) if model is not None else None,
+                        baseline=Model(baseline, name="baseline") if baseline is not None else None,
+                        train=ds("train", train), test=ds("test", test), task=task,
+                        positive_label=positive, sensitive=tuple(sensitive), seed=seed)
+
+
+@pytest.fixture(scope="session")
+def make_ctx():
+    return make_context
+
+
+@pytest.fixture(scope="session")
+def credit_train_module():
+    """examples/credit/train.py as a module (to retrain the example's models in tests)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("credit_train", CREDIT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
