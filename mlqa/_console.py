@@ -32,7 +32,8 @@ def plain_table(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def print_table(doc: dict[str, Any], stream: TextIO = sys.stderr) -> None:
+def print_table(doc: dict[str, Any], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
     if not stream.isatty():
         print(plain_table(doc), file=stream)
         return
@@ -56,8 +57,9 @@ def print_table(doc: dict[str, Any], stream: TextIO = sys.stderr) -> None:
 
 
 @contextmanager
-def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[Any]:
+def progress(total: int, stream: TextIO | None = None) -> Iterator[Any]:
     """Yields `advance(label)`; draws a rich progress bar only on a TTY."""
+    stream = stream or sys.stderr
     if not stream.isatty() or total == 0:
         yield lambda label=None: None
         return

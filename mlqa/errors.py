@@ -52,5 +52,8 @@ class UnsafeModelError(SubjectError):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The nearest valid name, phrased for a hint, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    candidates = list(candidates)
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not matches and len(name) >= 3:
+        matches = [c for c in candidates if c.startswith(name)][:1]
     return f"did you mean `{matches[0]}`?" if matches else None

@@ -198,7 +198,9 @@ class _State:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state: _State | None = session.config.stash.get(_STATE, None)
-    if state is not None and exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):
+    if state is None or session.config.option.collectonly:
+        return
+    if exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):
         state.finish(session)
 
 

@@ -83,3 +83,75 @@ def credit_train_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+pytest_plugins = ["pytester"]
+
+TOY_MODEL = '''
+import numpy as np
+
+
+class Threshold:
+    """Predicts 1 when x > 0.5 (the label's true rule, with a little noise in the data)."""
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-(X["x"].to_numpy() - 0.5) * 12))
+        return np.c_[1 - p, p]
+
+    def predict(self, X):
+        return (X["x"].to_numpy() > 0.5).astype(int)
+
+
+def factory():
+    return Threshold()
+'''
+
+ACME_CHECKS = '''
+import mlqa
+
+
+@mlqa.check("acme.ok")
+def ok(ctx, *, value: float = 1.0):
+    """Always passes."""
+    return mlqa.CheckResult(status="passed", metrics={"value": value}, thresholds={"value": ">= 0"})
+
+
+@mlqa.check("acme.fails")
+def fails(ctx, *, value: float = 2.0):
+    """Always fails, with evidence."""
+    return mlqa.CheckResult(status="failed", metrics={"value": value}, thresholds={"value": "<= 1"},
+                            message=f"value = {value}, above the limit 1", evidence={"rows": [{"a": 1}]})
+
+
+@mlqa.check("acme.raises")
+def raises(ctx):
+    """Crashes."""
+    raise RuntimeError("disk on fire")
+'''
+
+
+@pytest.fixture
+def toy_project(tmp_path):
+    """A small, fast project: data, a python-referenced model and a checks plugin.
+
+    Returns write(checks_yaml, gates_yaml) -> path of its mlqa.yaml."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.random(400)
+    frame = pd.DataFrame({"x": x, "group": rng.choice(["a", "b"], 400),
+                          "label": ((x + rng.normal(0, 0.05, 400)) > 0.5).astype(int)})
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "test.csv", index=False)
+    (tmp_path / "toy_model.py").write_text(TOY_MODEL)
+    (tmp_path / "acme_checks.py").write_text(ACME_CHECKS)
+
+    def write(checks: str, gates: str = 'production: {blocking: ["*"]}', name: str = "mlqa.yaml") -> Path:
+        text = ("version: 1\nplugins: [acme_checks]\nmodel: {python: \"toy_model:factory\"}\n"
+                "data: {train: train.csv, test: test.csv, label: label, positive_label: 1}\n"
+                "checks:\n" + textwrap.indent(textwrap.dedent(checks).strip("\n"), "  ") + "\n"
+                "gates:\n" + textwrap.indent(textwrap.dedent(gates).strip("\n"), "  ") + "\n")
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+    return write

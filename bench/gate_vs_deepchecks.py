@@ -1,0 +1,78 @@
+"""mlqa's data + performance suites vs deepchecks' three tabular suites, same data, same run.
+
+    python bench/gate_vs_deepchecks.py [--skip-deepchecks]
+
+Target (issue 2): mlqa at most 5% of deepchecks' time. deepchecks runs in its own pinned
+environment (created under bench/.envs/ on first use) because 0.19.1 cannot import on
+numpy 2 / scikit-learn >= 1.6. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+CONFIG = ROOT / "examples" / "credit" / "mlqa.yaml"
+DATA = ROOT / "examples" / "credit" / "data"
+
+
+def time_mlqa() -> dict:
+    """Fresh interpreter: import, config, loading the models and data, every check."""
+    code = (
+        "import time, json; t0 = time.perf_counter()\n"
+        "from mlqa.api import execute\n"
+        f"o = execute({str(CONFIG)!r}, stage='production')\n"
+        "total = time.perf_counter() - t0\n"
+        "print(json.dumps({'total': total, 'checks': sum(r.duration_s for r in o.results),\n"
+        "  'n': len(o.results), 'decision': o.decision.decision,\n"
+        "  'per_check': {r.id: r.duration_s for r in o.results}}))\n")
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process"] = time.perf_counter() - t
+    return result
+
+
+def time_deepchecks() -> dict:
+    from _envs import DEEPCHECKS_PINS, ensure_env
+    python = ensure_env("deepchecks", DEEPCHECKS_PINS)
+    t = time.perf_counter()
+    out = subprocess.run([str(python), str(HERE / "_deepchecks_run.py"), str(DATA / "train.csv.gz"),
+                          str(DATA / "test.csv.gz")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if out.returncode != 0:
+        raise SystemExit(f"deepchecks run failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process"] = time.perf_counter() - t
+    return result
+
+
+def main() -> None:
+    print(f"machine: {os.cpu_count()} cores; data: UCI Adult (32,561 train / 16,281 test rows)")
+    mlqa = time_mlqa()
+    print(f"mlqa  data + performance suites ({mlqa['n']} checks, decision {mlqa['decision']}):")
+    print(f"      checks {mlqa['checks']:.2f} s; import + load + checks {mlqa['total']:.2f} s; "
+          f"whole process {mlqa['process']:.2f} s")
+    for cid, secs in sorted(mlqa["per_check"].items(), key=lambda kv: -kv[1])[:5]:
+        print(f"        {cid:32s} {secs:.2f} s")
+    if "--skip-deepchecks" in sys.argv:
+        return
+    dc = time_deepchecks()
+    suites = sum(v for k, v in dc["timings"].items())
+    print(f"deepchecks data_integrity + train_test_validation + model_evaluation "
+          f"({sum(dc['checks'].values())} checks):")
+    for name, secs in dc["timings"].items():
+        print(f"      {name:24s} {secs:.2f} s")
+    print(f"      suites total {suites:.2f} s; whole process (incl. model training) {dc['process']:.2f} s")
+    print(f"ratio mlqa/deepchecks (import + load + checks vs suites): {mlqa['total'] / suites:.1%} "
+          f"(target <= 5%)")
+
+
+if __name__ == "__main__":
+    main()

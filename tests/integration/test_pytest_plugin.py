@@ -1,0 +1,142 @@
+"""The pytest plugin: one item per check, the stage decides outcomes and the exit status."""
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+CHECKS = """
+- data.duplicates: {max_fraction: 0.05}
+- performance.metric: {metric: accuracy, min: 0.8}
+- acme.ok: {}
+- acme.fails: {}
+"""
+
+
+@pytest.fixture
+def run(pytester):
+    def go(*args):
+        return pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    return go
+
+
+def test_one_item_per_check_named_by_id(toy_project, run):
+    cfg = toy_project(CHECKS)
+    res = run("--collect-only", "-q", "--mlqa-config", str(cfg))
+    for cid in ("data.duplicates", "performance.metric", "acme.ok", "acme.fails"):
+        res.stdout.fnmatch_lines([f"*mlqa.yaml::{cid}"])
+    assert res.ret == 0
+
+
+def test_blocking_failure_fails_the_item_and_the_session(toy_project, run, tmp_path):
+    cfg = toy_project(CHECKS)
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", "--junitxml", str(tmp_path / "r.xml"),
+              "--mlqa-out", str(tmp_path / "out"))
+    res.assert_outcomes(passed=3, failed=1)
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*acme.fails failed — blocking in stage production*",
+                              "*value = 2.0  (limit <= 1)*", "*mlqa: BLOCK (stage production)*"])
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "r.xml").getroot().iter("testcase")}
+    assert set(cases) == {"data.duplicates", "performance.metric", "acme.ok", "acme.fails"}
+    assert cases["acme.fails"].find("failure") is not None
+    decision = json.loads((tmp_path / "out" / "decision.json").read_text())
+    assert decision["decision"] == "block" and decision["reasons"][0].startswith("acme.fails failed")
+
+
+def test_advisory_failure_is_xfailed_and_the_stage_promotes(toy_project, run):
+    cfg = toy_project(CHECKS, 'staging: {blocking: ["data.*", "performance.*"], advisory: ["acme.*"]}')
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "staging")
+    res.assert_outcomes(passed=3, xfailed=1)
+    assert res.ret == 0
+    res.stdout.fnmatch_lines(["*mlqa: PROMOTE (stage staging)*"])
+
+
+def test_a_crashing_check_is_an_error_that_blocks(toy_project, run):
+    cfg = toy_project("- acme.ok: {}\n- acme.raises: {}")
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production")
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*acme.raises error*", "*RuntimeError: disk on fire*",
+                              "*reason: acme.raises could not run*"])
+
+
+def test_expired_waiver_blocks_and_says_so(toy_project, run):
+    gates = """
+    production:
+      blocking: ["*"]
+      waivers:
+        - {check: acme.fails, reason: "known", owner: ml-team, expires: 2020-01-01}
+    """
+    res = run("--mlqa-config", str(toy_project("- acme.fails: {}", gates)), "--mlqa-stage", "production")
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*waiver expired on 2020-01-01*"])
+    active = gates.replace("2020-01-01", "2999-01-01")
+    res = run("--mlqa-config", str(toy_project("- acme.fails: {}", active)), "--mlqa-stage", "production")
+    res.assert_outcomes(xfailed=1)
+    assert res.ret == 0
+
+
+def test_k_selects_and_a_partial_stage_run_never_promotes(toy_project, run):
+    cfg = toy_project(CHECKS)
+    res = run("--mlqa-config", str(cfg), "-k", "duplicates")
+    res.assert_outcomes(passed=1, deselected=3)
+    assert res.ret == 0
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", "-k", "duplicates")
+    res.assert_outcomes(passed=1, deselected=3)
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*acme.fails did not run*"])
+
+
+def test_x_stops_at_the_first_blocking_failure(toy_project, run):
+    cfg = toy_project("- acme.fails: {}\n- acme.ok: {}")
+    res = run("--mlqa-config", str(cfg), "-x")
+    res.assert_outcomes(failed=1)
+
+
+def test_config_error_exits_2_naming_the_line(toy_project, run):
+    cfg = toy_project("- acme.ok: {}\n- data.drfit: {}")
+    res = run("--mlqa-config", str(cfg))
+    assert res.ret == 2
+    res.stderr.fnmatch_lines(["*mlqa.yaml:7: unknown check id `data.drfit`*", "*did you mean `data.drift`?*"])
+
+
+def test_hand_written_tests_feed_the_gate(toy_project, pytester, run):
+    cfg = toy_project("- acme.ok: {}")
+    pytester.makeconftest("""
+        import json
+        def pytest_mlqa_decision(decision, config):
+            open("decision-hook.json", "w").write(json.dumps(decision.to_dict()))
+    """)
+    pytester.makepyfile(test_model="""
+        import mlqa, pytest
+
+        @pytest.mark.mlqa
+        def test_business_rule(mlqa_model, mlqa_data, mlqa_record):
+            pred = mlqa_model.predict(mlqa_data.test.X)
+            share = float((pred == 1).mean())
+            mlqa_record(mlqa.CheckResult(id="acme.positive_share", status="passed" if share < 0.9 else "failed",
+                                         metrics={"share": share}, thresholds={"share": "< 0.9"}))
+
+        def test_records_a_failure(mlqa_record):
+            mlqa_record(mlqa.CheckResult(id="acme.manual_review", status="failed", message="not signed off"))
+    """)
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", str(pytester.path))
+    res.assert_outcomes(passed=3)
+    assert res.ret == 1  # every item passed, but a recorded result blocks the gate
+    hooked = json.loads((pytester.path / "decision-hook.json").read_text())
+    assert hooked["decision"] == "block" and {c["id"] for c in hooked["checks"]} == {
+        "acme.ok", "acme.positive_share", "acme.manual_review"}
+
+
+def test_fixtures_need_a_config(pytester, run):
+    pytester.makepyfile("def test_x(mlqa_model):\n    pass\n")
+    res = run()
+    res.stdout.fnmatch_lines(["*needs an mlqa config*--mlqa-config*"])
+    assert res.ret == 1
+
+
+def test_plugin_can_be_disabled_and_leaves_plain_projects_alone(pytester, run):
+    pytester.makepyfile("def test_x():\n    assert True\n")
+    res = run("-p", "no:mlqa")
+    res.assert_outcomes(passed=1)
+    res = run()
+    res.assert_outcomes(passed=1)
+    assert "mlqa gate" not in res.stdout.str()

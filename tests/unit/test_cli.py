@@ -1,0 +1,102 @@
+"""CLI exit codes: 0 promote, 1 block, 2 usage/config, 3 internal; messages on stderr."""
+import json
+
+import pytest
+
+from mlqa.cli import main
+
+CHECKS = "- acme.ok: {}\n- data.duplicates: {}"
+
+
+def test_gate_promotes_and_writes_five_reports(toy_project, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["gate", str(toy_project(CHECKS)), "--stage", "production", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["decision.json", "junit.xml", "report.html",
+                                                     "results.json", "summary.md"]
+    err = capsys.readouterr().err
+    assert "mlqa: PROMOTE (stage production)" in err and "reports:" in err
+
+
+def test_gate_blocks_with_exit_1(toy_project, tmp_path):
+    assert main(["gate", str(toy_project(CHECKS + "\n- acme.fails: {}")), "--stage", "production",
+                 "--out", str(tmp_path / "o")]) == 1
+
+
+def test_run_only_glob(toy_project, tmp_path):
+    cfg = str(toy_project(CHECKS + "\n- acme.fails: {}"))
+    assert main(["run", cfg, "--only", "acme.ok", "--out", str(tmp_path / "o")]) == 0
+    assert main(["run", cfg, "--only", "acme.*", "--out", str(tmp_path / "o")]) == 1
+    data = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert [c["id"] for c in data["checks"]] == ["acme.ok", "acme.fails"]
+    assert main(["run", cfg, "--only", "nothing.*", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_config_error_exits_2_on_stderr(toy_project, capsys):
+    assert main(["gate", str(toy_project("- data.duplicatse: {}")), "--stage", "production"]) == 2
+    err = capsys.readouterr().err
+    assert "mlqa.yaml:6: unknown check id `data.duplicatse`" in err and "`data.duplicates`" in err
+
+
+def test_unknown_stage_and_missing_config_exit_2(toy_project, tmp_path, capsys):
+    assert main(["gate", str(toy_project(CHECKS)), "--stage", "prod"]) == 2
+    assert "did you mean `production`" in capsys.readouterr().err
+    assert main(["gate", str(tmp_path / "nope.yaml"), "--stage", "x"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["gate"])
+    assert exc.value.code == 2
+    assert main([]) == 2
+
+
+def test_internal_error_exits_3(monkeypatch, toy_project, capsys):
+    import mlqa.api
+    def broken(*a, **k):
+        raise ZeroDivisionError("bug")
+    monkeypatch.setattr(mlqa.api, "execute", broken)
+    assert main(["gate", str(toy_project(CHECKS)), "--stage", "production"]) == 3
+    assert "internal error" in capsys.readouterr().err
+
+
+def test_checks_catalogue_lists_every_check_with_defaults(capsys):
+    assert main(["checks"]) == 0
+    out = capsys.readouterr().out
+    assert "data.drift  (needs: train, test)" in out and "max_psi: float, default 0.2" in out
+    assert main(["checks", "--format", "json"]) == 0
+    entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["performance.regression"]["params"][1] == {
+        "name": "max_drop", "type": "float", "required": False, "default": 0.01,
+        "doc": "the largest acceptable loss of the metric against the champion (default 0.01)"}
+
+
+def test_report_renders_every_format(toy_project, tmp_path, capsys):
+    out = tmp_path / "o"
+    main(["gate", str(toy_project(CHECKS + "\n- acme.fails: {}")), "--stage", "production", "--out", str(out)])
+    capsys.readouterr()
+    for fmt, needle in (("md", "BLOCK (stage production)"), ("junit", "<testsuite"),
+                        ("json", '"decision": "block"'), ("html", "Decision: BLOCK")):
+        assert main(["report", str(out / "decision.json"), "--format", fmt]) == 0
+        assert needle in capsys.readouterr().out
+    assert main(["report", str(out / "results.json"), "--format", "md"]) == 0
+    assert "NOT ALL PASSED" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text("{\n  nope")
+    assert main(["report", str(tmp_path / "bad.json")]) == 2
+    assert "bad.json:2: not valid JSON" in capsys.readouterr().err
+
+
+def test_init_writes_a_config_that_loads(tmp_path, adult_train):
+    from mlqa.config import load_config
+    data = tmp_path / "data"
+    data.mkdir()
+    adult_train.head(200).to_csv(data / "train.csv", index=False)
+    adult_train.tail(100).to_csv(data / "test.csv", index=False)
+    (tmp_path / "model.skops").write_bytes(b"")
+    out = tmp_path / "mlqa.yaml"
+    assert main(["init", "--data", str(data / "train.csv"), "--model", str(tmp_path / "model.skops"),
+                 "--out", str(out)]) == 0
+    config = load_config(out)
+    assert config.data.label == "income" and config.data.sensitive == ("race", "sex")
+    assert config.data.test.name == "test.csv" and len(config.checks) == 9
+    assert main(["init", "--data", str(data / "train.csv"), "--model", "m.skops", "--out", str(out)]) == 2
