@@ -100,3 +100,49 @@ def test_init_writes_a_config_that_loads(tmp_path, adult_train):
     assert config.data.label == "income" and config.data.sensitive == ("race", "sex")
     assert config.data.test.name == "test.csv" and len(config.checks) == 9
     assert main(["init", "--data", str(data / "train.csv"), "--model", "m.skops", "--out", str(out)]) == 2
+
+
+def test_unsafe_model_file_makes_model_checks_error_and_blocks(toy_project, tmp_path, capsys):
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'pwned'}",)
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(Evil()))
+    cfg = toy_project("- data.duplicates: {}\n- performance.metric: {metric: accuracy, min: 0.5}")
+    cfg.write_text(cfg.read_text().replace('model: {python: "toy_model:factory"}', "model: {path: evil.pkl}"))
+    out = tmp_path / "o"
+    assert main(["gate", str(cfg), "--stage", "production", "--out", str(out)]) == 1
+    decision = json.loads((out / "decision.json").read_text())
+    rows = {c["id"]: c for c in decision["checks"]}
+    assert rows["data.duplicates"]["status"] == "passed"
+    assert rows["performance.metric"]["status"] == "error"
+    assert "refusing to load" in rows["performance.metric"]["message"] and "posix.system" in decision["reasons"][0]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_positive_label_not_in_the_data_exits_2(toy_project, capsys):
+    cfg = toy_project("- acme.ok: {}")
+    cfg.write_text(cfg.read_text().replace("positive_label: 1", "positive_label: 2"))
+    assert main(["gate", str(cfg), "--stage", "production"]) == 2
+    err = capsys.readouterr().err
+    assert "mlqa.yaml:4: positive_label 2 is not a value of `label` (values: 0, 1)" in err
+
+
+def test_parquet_data(toy_project, tmp_path):
+    import pandas as pd
+    for split in ("train", "test"):
+        pd.read_csv(tmp_path / f"{split}.csv").to_parquet(tmp_path / f"{split}.parquet")
+    cfg = toy_project("- data.drift: {}\n- performance.metric: {metric: roc_auc, min: 0.9}")
+    cfg.write_text(cfg.read_text().replace(".csv", ".parquet"))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_a_check_called_directly_carries_its_id(toy_project):
+    from mlqa.config import load_config
+    from mlqa.subjects import build_context
+    from mlqa.suites.data import drift
+    ctx = build_context(load_config(toy_project("- acme.ok: {}")))
+    result = drift(ctx, max_psi=0.5)
+    assert result.id == "data.drift" and result.status == "passed" and bool(result)

@@ -47,16 +47,16 @@ def test_ids_are_suite_dot_name(cid):
 
 
 def test_plugin_module_registers_like_a_builtin(tmp_path, monkeypatch):
-    (tmp_path / "acme_checks.py").write_text(
+    (tmp_path / "acme_registry_plugin.py").write_text(
         "import mlqa\n"
         "@mlqa.check('acme.always')\n"
         "def always(ctx, *, level: int = 1):\n"
         "    '''Always passes.'''\n"
         "    return mlqa.CheckResult(status='passed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    reg = Registry.discover(["acme_checks"])
+    reg = Registry.discover(["acme_registry_plugin"])
     assert "acme.always" in reg and "data.drift" in reg
-    sys.modules.pop("acme_checks", None)
+    sys.modules.pop("acme_registry_plugin", None)
 
 
 def test_two_checks_with_one_id_are_refused():
