@@ -1,8 +1,6 @@
 """Load and validate `mlqa.yaml` into frozen dataclasses; every error names file and line."""
 from __future__ import annotations
 
-import datetime as _dt
-import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from ._types import ParamTypeError
 from ._yaml import LocatedYaml, load_yaml
 from .errors import ConfigError, did_you_mean
 from .registry import Registry
+from ._config_gates import Stage, Waiver, parse_gates as _gates  # noqa: F401 (re-exported)
 
 TOP_KEYS = ("version", "model", "baseline", "data", "endpoint", "image", "plugins", "seed",
             "checks", "gates")
@@ -20,8 +19,6 @@ MODEL_KEYS = ("path", "python", "format", "trusted")
 DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
 ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
 AUTH_KEYS = ("header", "token_env", "scheme")
-STAGE_KEYS = ("blocking", "advisory", "waivers", "on_error")
-WAIVER_KEYS = ("check", "reason", "owner", "expires")
 MODEL_FORMATS = ("skops", "joblib", "pickle")
 _INSTANCE = re.compile(r"^(?P<id>[a-z][a-z0-9_.]*)(\[(?P<name>[A-Za-z0-9_.:-]+)\])?$")
 
@@ -56,31 +53,6 @@ class CheckInstance:
     params: dict[str, Any]
     timeout: float | None
     line: int | None
-
-
-@dataclass(frozen=True)
-class Waiver:
-    check: str
-    reason: str
-    owner: str
-    expires: _dt.date
-    line: int | None = None
-
-    def matches(self, key: str) -> bool:
-        return fnmatch.fnmatchcase(key, self.check) or fnmatch.fnmatchcase(key.split("[")[0], self.check)
-
-    def expired(self, today: _dt.date) -> bool:
-        return today > self.expires
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    blocking: tuple[str, ...] = ("*",)
-    advisory: tuple[str, ...] = ()
-    waivers: tuple[Waiver, ...] = ()
-    on_error: str = "block"
-    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -366,47 +338,3 @@ def _check_column_params(doc, spec, bound, raw, columns, path) -> None:
             if name not in columns:
                 raise doc.error(f"column `{name}` ({spec.id}.{p.name}) is not in the data", *path, p.name,
                                 hint=did_you_mean(name, columns) or f"columns: {', '.join(columns)}")
-
-
-def _gates(doc: LocatedYaml, value: Any) -> dict[str, Stage]:
-    value = _mapping(doc, value, ("gates",), "stage name -> policy")
-    stages = {}
-    for name, policy in value.items():
-        path = ("gates", name)
-        policy = _mapping(doc, policy if policy is not None else {}, path, "blocking, advisory, waivers")
-        _known_keys(doc, policy, STAGE_KEYS, path)
-        on_error = policy.get("on_error", "block")
-        if on_error not in ("block", "advisory"):
-            raise doc.error("`on_error` must be block or advisory", *path, "on_error")
-        waivers = []
-        raw_waivers = policy.get("waivers", [])
-        if not isinstance(raw_waivers, list):
-            raise doc.error("`waivers` must be a list", *path, "waivers")
-        for j, w in enumerate(raw_waivers):
-            wpath = path + ("waivers", j)
-            w = _mapping(doc, w, wpath, "check, reason, owner, expires")
-            _known_keys(doc, w, WAIVER_KEYS, wpath)
-            missing = [k for k in WAIVER_KEYS if not w.get(k)]
-            if missing:
-                raise doc.error(f"a waiver needs {', '.join(WAIVER_KEYS)}; missing: {', '.join(missing)}",
-                                *wpath, hint="waivers are accountable: who, why, and until when")
-            expires = w["expires"]
-            if isinstance(expires, str):
-                try:
-                    expires = _dt.date.fromisoformat(expires)
-                except ValueError:
-                    raise doc.error(f"`expires` must be a date (YYYY-MM-DD), got {expires!r}",
-                                    *wpath, "expires") from None
-            if isinstance(expires, _dt.datetime):
-                expires = expires.date()
-            if not isinstance(expires, _dt.date):
-                raise doc.error("`expires` must be a date (YYYY-MM-DD)", *wpath, "expires")
-            waivers.append(Waiver(check=str(w["check"]), reason=str(w["reason"]),
-                                  owner=str(w["owner"]), expires=expires, line=doc.line(*wpath)))
-        stages[str(name)] = Stage(
-            name=str(name),
-            blocking=tuple(_str_list(doc, policy.get("blocking", ["*"] if "advisory" not in policy else []),
-                                     path + ("blocking",))),
-            advisory=tuple(_str_list(doc, policy.get("advisory", []), path + ("advisory",))),
-            waivers=tuple(waivers), on_error=on_error, line=doc.line(*path))
-    return stages

@@ -235,22 +235,24 @@ def mlqa_context(request: pytest.FixtureRequest):
     return _state(request).context()
 
 
+def _loaded(ctx, name: str):
+    subject = getattr(ctx, name)
+    if subject is None:
+        pytest.fail(f"mlqa_{name}: the config declares no loadable `{name}:` "
+                    + ctx.subject_errors.get(name, ""), pytrace=False)
+    return subject.obj
+
+
 @pytest.fixture(scope="session")
 def mlqa_model(mlqa_context):
     """The model under test, as loaded (the object with predict / predict_proba)."""
-    if mlqa_context.model is None:
-        pytest.fail("mlqa_model: the config declares no loadable `model:` "
-                    + mlqa_context.subject_errors.get("model", ""), pytrace=False)
-    return mlqa_context.model.obj
+    return _loaded(mlqa_context, "model")
 
 
 @pytest.fixture(scope="session")
 def mlqa_baseline(mlqa_context):
     """The current champion (`baseline:`), as loaded."""
-    if mlqa_context.baseline is None:
-        pytest.fail("mlqa_baseline: the config declares no loadable `baseline:` "
-                    + mlqa_context.subject_errors.get("baseline", ""), pytrace=False)
-    return mlqa_context.baseline.obj
+    return _loaded(mlqa_context, "baseline")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from ...subjects import CheckContext
 from .. import _metrics
 from .._frames import as_key, is_categorical
 from .._judge import bar_chart, fmt, judge, line_chart
-from ._common import MetricName, check_metric_fits, default_metric, target
+from ._common import MetricName, check_metric_fits, target
 
 
 def _one_bound(params: dict) -> None:
