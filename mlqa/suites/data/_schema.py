@@ -17,7 +17,7 @@ def _profile_from_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for col in frame.columns:
         s = frame[col]
         k = kind(s)
-        entry: dict[str, Any] = {"kind": k}
+        entry: dict[str, Any] = {"kind": k, "dtype": str(s.dtype)}
         if k == "numeric":
             vals = finite(s)
             entry.update(min=float(vals.min()) if len(vals) else None,
@@ -81,7 +81,8 @@ def schema(ctx: CheckContext, *, reference: Literal["train", "declared"] = "trai
             continue
         s = test[col]
         k = kind(s)
-        row: dict[str, Any] = {"column": col, "reference_kind": r["kind"], "test_kind": k}
+        row: dict[str, Any] = {"column": col, "reference_kind": r["kind"], "test_kind": k,
+                               "reference_dtype": r.get("dtype"), "test_dtype": str(s.dtype)}
         if k != r["kind"] and not (s.isna().all()):
             mismatches.append(col)
             row["problem"] = f"kind changed: {r['kind']} -> {k}"
