@@ -135,6 +135,15 @@ class CheckContext:
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def bootstrap(self, n: int, replicates: int) -> "np.ndarray":
+        """Bootstrap count weights (replicates x n) for this run's seed, computed once."""
+        from .suites._metrics import bootstrap_weights
+        key = ("bootstrap", n, replicates, self.seed)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = bootstrap_weights(n, replicates, self.seed)
+            return self._cache[key]
+
     def has(self, subject: str) -> bool:
         return getattr(self, subject, None) is not None
 

@@ -109,7 +109,7 @@ def regression(ctx: CheckContext, *, metric: MetricName | None = None, max_drop:
     if not 0.5 <= confidence < 1:
         return CheckResult(status="error", message="confidence must be in [0.5, 1)")
     challenger, champion = target(ctx, "model"), target(ctx, "baseline")
-    W = _metrics.bootstrap_weights(len(challenger.y), n_bootstrap, ctx.seed)
+    W = ctx.bootstrap(len(challenger.y), n_bootstrap)
     sign = 1.0 if _metrics.higher_is_better(name) else -1.0
     a, b = _metrics.point(name, challenger), _metrics.point(name, champion)
     drops = sign * (_metrics.weighted(name, champion, W) - _metrics.weighted(name, challenger, W))

@@ -41,7 +41,7 @@ def metric(ctx: CheckContext, *, metric: MetricName, min: float | None = None,  
     value = _metrics.point(metric, t)
     evidence: dict = {"n": int(len(t.y)), "split": split}
     if n_bootstrap > 0:
-        reps = _metrics.weighted(metric, t, _metrics.bootstrap_weights(len(t.y), n_bootstrap, ctx.seed))
+        reps = _metrics.weighted(metric, t, ctx.bootstrap(len(t.y), n_bootstrap))
         lo, hi = np.nanquantile(reps, [0.025, 0.975])
         evidence["ci95"] = [round(float(lo), 6), round(float(hi), 6)]
         evidence["seed"] = ctx.seed
