@@ -13,8 +13,8 @@ from .errors import ConfigError, did_you_mean
 from .registry import Registry
 from ._config_gates import Stage, Waiver, parse_gates as _gates  # noqa: F401 (re-exported)
 
-TOP_KEYS = ("version", "model", "baseline", "data", "endpoint", "image", "plugins", "seed",
-            "checks", "gates")
+TOP_KEYS = ("version", "include", "model", "baseline", "data", "endpoint", "image", "plugins",
+            "seed", "checks", "gates", "deepchecks")
 MODEL_KEYS = ("path", "python", "format", "trusted")
 DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
 ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
@@ -71,6 +71,7 @@ class Config:
     checks: tuple[CheckInstance, ...]
     gates: dict[str, Stage]
     registry: Registry = field(compare=False, repr=False)
+    deepchecks: dict[str, Any] | None = None
 
     @property
     def dir(self) -> Path:
@@ -122,11 +123,11 @@ def parse_config(doc: LocatedYaml, *, registry: Registry | None = None) -> Confi
     if image is not None and not isinstance(image, str):
         raise doc.error("`image` must be an image reference string", "image")
     columns = _data_columns(doc, data)
-    checks = _checks(doc, root.get("checks", []), registry, columns)
+    checks = _with_presets(doc, root, registry, columns, base)
     gates = _gates(doc, root.get("gates", {}))
     return Config(path=Path(doc.file), version=1, model=model, baseline=baseline, data=data,
                   endpoint=endpoint, image=image, plugins=plugins, seed=seed, checks=checks,
-                  gates=gates, registry=registry)
+                  gates=gates, registry=registry, deepchecks=_deepchecks(doc, root.get("deepchecks"), base))
 
 
 def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registry:
@@ -276,6 +277,57 @@ def _endpoint(doc: LocatedYaml, value: Any) -> dict[str, Any] | None:
                             hint="name the environment variable that holds it: `token_env: MLQA_TOKEN`")
         _known_keys(doc, auth, AUTH_KEYS, ("endpoint", "auth"))
     return dict(value)
+
+
+def preset_path(name: str, base: Path) -> Path | None:
+    """A shipped preset (`tabular-classifier`) or a YAML file relative to the config."""
+    from ._assets import asset_dir
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = (base / name).resolve()
+        return path if path.is_file() else None
+    path = asset_dir("suites") / f"{name}.yaml"
+    return path if path.is_file() else None
+
+
+def presets() -> list[str]:
+    from ._assets import asset_dir
+    return sorted(p.stem for p in asset_dir("suites").glob("*.yaml"))
+
+
+def _with_presets(doc: LocatedYaml, root: dict, registry: Registry, columns: list[str] | None,
+                  base: Path) -> tuple[CheckInstance, ...]:
+    """Checks of the `include:`d presets, then the config's own; an own entry with the
+    same key replaces the preset's (keeping the preset's position)."""
+    merged: dict[str, CheckInstance] = {}
+    for i, name in enumerate(_str_list(doc, root.get("include", []), ("include",))):
+        path = preset_path(name, base)
+        if path is None:
+            raise doc.error(f"unknown preset `{name}`", "include", i,
+                            hint=did_you_mean(name, presets()) or f"presets: {', '.join(presets())}")
+        preset = load_yaml(path.read_text(encoding="utf-8"), path)
+        if not isinstance(preset.data, dict):
+            raise preset.error("a preset is a mapping with a `checks:` list")
+        _known_keys(preset, preset.data, ("description", "checks"), ())
+        for c in _checks(preset, preset.data.get("checks", []), registry, columns):
+            merged[c.key] = c
+    for c in _checks(doc, root.get("checks", []), registry, columns):
+        merged[c.key] = c
+    return tuple(merged.values())
+
+
+def _deepchecks(doc: LocatedYaml, value: Any, base: Path) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    value = _mapping(doc, value, ("deepchecks",), "python: PATH")
+    _known_keys(doc, value, ("python",), ("deepchecks",))
+    python = value.get("python")
+    if not isinstance(python, str):
+        raise doc.error("`deepchecks.python` must be the path of a Python interpreter", "deepchecks")
+    path = (base / os.path.expanduser(python))
+    if not path.exists():
+        raise doc.error(f"deepchecks interpreter not found: {python}", "deepchecks", "python",
+                        hint="create one with `make deepchecks-env` (.venv-deepchecks/bin/python)")
+    return {"python": str(path)}
 
 
 def _checks(doc: LocatedYaml, value: Any, registry: Registry,

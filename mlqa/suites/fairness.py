@@ -55,7 +55,8 @@ def _group_table(ctx: CheckContext, cols: list[str], min_group_size: int):
     rows = [{"group": g, "n": int(by.loc[g, "n"]), "selection_rate": float(by.loc[g, "selection_rate"]),
              "tpr": float(by.loc[g, "tpr"]), "fpr": float(by.loc[g, "fpr"]),
              "accuracy": float(by.loc[g, "accuracy"]), "base_rate": float(y_pos[key_arr == g].mean()),
-             "judged": bool(by.loc[g, "n"] >= min_group_size)} for g in groups]
+             "positives": int(y_pos[key_arr == g].sum()), "negatives": int((1 - y_pos[key_arr == g]).sum())}
+            for g in groups]
     overall = {"selection_rate": float(frame.overall["selection_rate"]), "tpr": float(frame.overall["tpr"]),
                "fpr": float(frame.overall["fpr"])}
     return groups, masks, y_pos, p_pos, rows, overall
@@ -84,7 +85,12 @@ def _fairness(ctx: CheckContext, *, kinds: tuple[str, ...], sensitive: list[str]
         groups, masks, y_pos, p_pos, rows, overall = _group_table(ctx, cols, min_group_size)
     except ValueError as exc:
         return CheckResult(status="error", message=str(exc))
-    judged = np.array([r["judged"] for r in rows])
+    # a rate is judged on groups with enough rows in its denominator: all rows for the
+    # selection rate, positives for TPR, negatives for FPR
+    need = {"selection_rate": "n", "tpr": "positives", "fpr": "negatives"}
+    judged = np.array([all(r[need[k]] >= min_group_size for k in kinds) for r in rows])
+    for r, j in zip(rows, judged):
+        r["judged"] = bool(j)
     if judged.sum() < 2:
         return CheckResult(status="error", message=f"fewer than two groups of {'|'.join(cols)} have "
                                                    f"at least {min_group_size} rows: nothing to compare",
@@ -133,13 +139,14 @@ def demographic_parity(ctx: CheckContext, *, sensitive: Columns | None = None,
     The default limit, a difference of at most 0.1, is the common starting point for
     demographic parity audits. Groups smaller than `min_group_size` are listed, not
     judged; `use_upper_bound` judges the bootstrap interval's bound instead of the point
-    value, so a small group can neither hide nor invent a disparity.
+    value, so a small group can neither hide nor invent a disparity. (For TPR and FPR the
+    group size that counts is the group's positives or negatives, the rate's denominator.)
 
     Parameters:
     sensitive: sensitive column(s); several mean intersectional groups (default: data.sensitive)
     max_difference: largest allowed gap in selection rate between groups (default 0.1)
     min_ratio: smallest allowed ratio of the lowest to the highest selection rate (e.g. 0.8)
-    min_group_size: groups with fewer rows are reported but not judged (default 30)
+    min_group_size: groups with fewer rows (in the rate's denominator) are reported but not judged (default 30)
     use_upper_bound: judge the interval bound (upper for differences, lower for ratios) instead of the point value
     confidence: one-sided confidence of the bootstrap bounds (default 0.95)
     n_bootstrap: bootstrap replicates (default 500)
@@ -160,7 +167,7 @@ def equalized_odds(ctx: CheckContext, *, sensitive: Columns | None = None, max_d
     Parameters:
     sensitive: sensitive column(s); several mean intersectional groups (default: data.sensitive)
     max_difference: largest allowed gap in TPR or FPR between groups (default 0.1)
-    min_group_size: groups with fewer rows are reported but not judged (default 30)
+    min_group_size: groups with fewer positives (or negatives, for FPR) are reported but not judged (default 30)
     use_upper_bound: judge the interval's upper bound instead of the point value
     confidence: one-sided confidence of the bootstrap bounds (default 0.95)
     n_bootstrap: bootstrap replicates (default 500)
@@ -180,7 +187,7 @@ def equal_opportunity(ctx: CheckContext, *, sensitive: Columns | None = None, ma
     Parameters:
     sensitive: sensitive column(s); several mean intersectional groups (default: data.sensitive)
     max_difference: largest allowed gap in TPR between groups (default 0.1)
-    min_group_size: groups with fewer rows are reported but not judged (default 30)
+    min_group_size: groups with fewer positives (or negatives, for FPR) are reported but not judged (default 30)
     use_upper_bound: judge the interval's upper bound instead of the point value
     confidence: one-sided confidence of the bootstrap bounds (default 0.95)
     n_bootstrap: bootstrap replicates (default 500)

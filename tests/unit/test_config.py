@@ -156,3 +156,37 @@ def test_model_file_and_format(write_config, small_csvs):
     (train.parent / "m.bin").write_bytes(b"x")
     err = error_of(write_config(text + "model: {path: m.bin, format: onx}\n"))
     assert "unknown model format `onx`" in str(err) and "skops" in str(err)
+
+
+def test_include_a_preset_and_override_its_entries(write_config, small_csvs):
+    train, test = small_csvs
+    text = BASE.format(train=train.name, test=test.name, checks="  - data.drift: {max_psi: 0.05}")
+    config = load_config(write_config(text.replace("version: 1\n", "version: 1\ninclude: tabular-classifier\n")))
+    keys = [c.key for c in config.checks]
+    assert keys[:3] == ["data.schema", "data.missing", "data.duplicates"] and "privacy.pii" in keys
+    assert keys.count("data.drift") == 1
+    assert next(c for c in config.checks if c.key == "data.drift").params["max_psi"] == 0.05
+
+
+def test_unknown_preset_suggests(write_config, small_csvs):
+    train, test = small_csvs
+    text = BASE.format(train=train.name, test=test.name, checks="  - data.drift")
+    err = error_of(write_config(text.replace("version: 1\n", "version: 1\ninclude: [tabular-clasifier]\n")))
+    assert err.line == 2 and "unknown preset" in str(err) and "`tabular-classifier`" in str(err)
+
+
+def test_errors_inside_a_local_preset_name_the_preset_file(write_config, small_csvs):
+    train, test = small_csvs
+    (train.parent / "team.yaml").write_text("checks:\n  - data.drift: {}\n  - data.dirft: {}\n")
+    text = BASE.format(train=train.name, test=test.name, checks="  - data.missing")
+    err = error_of(write_config(text.replace("version: 1\n", "version: 1\ninclude: ./team.yaml\n")))
+    assert err.file.endswith("team.yaml") and err.line == 3 and "`data.drift`" in str(err)
+
+
+def test_every_shipped_preset_loads(write_config, small_csvs):
+    from mlqa.config import presets
+    train, test = small_csvs
+    for name in presets():
+        text = BASE.format(train=train.name, test=test.name, checks="  - data.drift")
+        config = load_config(write_config(text.replace("version: 1\n", f"version: 1\ninclude: {name}\n")))
+        assert len(config.checks) > 10, name

@@ -21,7 +21,7 @@ def _confident(ctx: CheckContext, score: np.ndarray | None, min_margin: float) -
 
 @check("robustness.search", requires=("model", "test"))
 def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float = 0.1,  # noqa: B006
-           rows: int = 200, max_examples: int = 150, min_margin: float = 0.1,
+           rows: int = 200, max_examples: int = 100, min_margin: float = 0.1,
            max_relative_change: float = 0.05) -> CheckResult:
     """Search, with hypothesis, for the smallest perturbation of numeric features inside
     declared bounds that flips a confident prediction; report the minimal counterexample
@@ -36,7 +36,7 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
     bounds: feature -> largest absolute offset (default: `relative` x the feature's std, every numeric feature)
     relative: default bound as a fraction of each feature's standard deviation (default 0.1)
     rows: test rows sampled (seeded; default 200)
-    max_examples: perturbations hypothesis may try before shrinking (default 150)
+    max_examples: perturbations hypothesis may try before shrinking (default 100)
     min_margin: classifiers: only rows whose positive-class score is at least this far from 0.5 count (default 0.1)
     max_relative_change: regressors: a relative change above this counts as a flip (default 0.05)
     """
