@@ -5,7 +5,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mlqa-installed
 
-.PHONY: demo test env browser bench clean docs
+DC_VENV := .venv-deepchecks
+
+.PHONY: demo test env browser bench clean docs deepchecks-env
 
 env: $(STAMP)
 
@@ -17,6 +19,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# deepchecks 0.19.1 cannot import on numpy 2 / scikit-learn >= 1.6: its own pinned environment
+deepchecks-env: $(DC_VENV)/.installed
+
+$(DC_VENV)/.installed: requirements/deepchecks.txt
+	@test -x $(DC_VENV)/bin/python || $(PYTHON) -m venv $(DC_VENV)
+	$(DC_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/deepchecks.txt
+	@touch $@
+
 demo: $(STAMP)
 	@$(BIN)/mlqa gate examples/credit/mlqa.yaml --stage production --out mlqa-out/credit; \
 	  code=$$?; \
@@ -24,15 +34,15 @@ demo: $(STAMP)
 	  echo "decision: mlqa-out/credit/decision.json (exit code $$code: 0 promote, 1 block)"; \
 	  echo "reports:  mlqa-out/credit/{results.json,decision.json,summary.md,report.html,junit.xml}"
 
-test: $(STAMP) browser
+test: $(STAMP) browser deepchecks-env
 	$(BIN)/python -m pytest -q -p no:randomly
 
 docs: $(STAMP)
 	$(BIN)/mlqa checks --format md > docs/checks.md
 
-bench: $(STAMP)
+bench: $(STAMP) deepchecks-env
 	$(BIN)/python bench/import_overhead.py
 	$(BIN)/python bench/gate_vs_deepchecks.py
 
 clean:
-	rm -rf $(VENV) mlqa-out bench/.envs
+	rm -rf $(VENV) $(DC_VENV) mlqa-out

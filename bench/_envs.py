@@ -1,26 +1,24 @@
-"""Side environments the benchmarks need, created on first use under bench/.envs/."""
+"""The pinned deepchecks environment the benchmark compares against (`make deepchecks-env`)."""
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
 
-ENVS = Path(__file__).resolve().parent / ".envs"
-# deepchecks 0.19.1 breaks at import on numpy 2 / scikit-learn >= 1.6: its own pins.
-DEEPCHECKS_PINS = ["deepchecks==0.19.1", "numpy<2", "scikit-learn==1.5.2", "pandas<2.3",
-                   "category-encoders==2.6.4", "setuptools<81"]
+ROOT = Path(__file__).resolve().parents[1]
+ENV = ROOT / ".venv-deepchecks"
+PINS = ROOT / "requirements" / "deepchecks.txt"
 
 
-def ensure_env(name: str, requirements: list[str]) -> Path:
-    """Path of the env's python, creating the env (and installing) when missing."""
-    env = ENVS / name
-    python = env / "bin" / "python"
-    stamp = env / ".installed"
-    if stamp.exists() and stamp.read_text() == "\n".join(requirements):
-        return python
-    print(f"creating {env} ({', '.join(requirements)}) ...", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
-                   check=True)
-    stamp.write_text("\n".join(requirements))
+def deepchecks_python() -> Path:
+    """The env's python, created (with requirements/deepchecks.txt) when missing."""
+    python = ENV / "bin" / "python"
+    stamp = ENV / ".installed"
+    if not stamp.exists() or stamp.stat().st_mtime < PINS.stat().st_mtime:
+        print(f"creating {ENV} from {PINS.name} ...", file=sys.stderr, flush=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(ENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(PINS)],
+                       check=True)
+        stamp.touch()
     return python

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import random
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,31 @@ from ...results import CheckResult
 from ...subjects import CheckContext
 from .._judge import judge
 from ._common import numeric_features, probe, sample
+
+
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Hypothesis sometimes draws "interesting" constants harvested from the source of
+    every non-library module loaded in the process, so the same seed would search
+    differently depending on what else happens to be imported. For reproducible results
+    the search runs with that pool empty (and a private cache of it)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        originals = (providers._get_local_constants, providers.CONSTANTS_CACHE)
+        empty = type(providers._local_constants)()
+    except (ImportError, AttributeError, TypeError):  # internals moved: search as hypothesis does
+        yield
+        return
+    with _LOCK:
+        providers._get_local_constants = lambda: empty
+        providers.CONSTANTS_CACHE = {}
+        try:
+            yield
+        finally:
+            providers._get_local_constants, providers.CONSTANTS_CACHE = originals
 
 
 def _confident(ctx: CheckContext, score: np.ndarray | None, min_margin: float) -> np.ndarray:
@@ -78,7 +106,9 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
     config = settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
                       suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
     try:
-        minimal = find(strategy, lambda d: bool(flipped(d).any()), settings=config, random=random.Random(ctx.seed))
+        with _without_local_constants():
+            minimal = find(strategy, lambda d: bool(flipped(d).any()), settings=config,
+                           random=random.Random(ctx.seed))
     except NoSuchExample:
         return judge({"counterexamples": 0.0}, {"counterexamples": ("<=", 0.0)},
                      detail=f"no flipping perturbation within bounds in {p.calls - 1} tries",

@@ -163,3 +163,16 @@ def test_text_columns_get_text_perturbations(make_ctx):
             return self.predict_proba(X).argmax(1)
     r = R.noise(make_ctx(frame, frame, label="label", positive=1, model=CaseSensitive()), columns=["review"])
     assert r.status == "failed" and r.evidence["features"][0]["feature"] == "review"
+
+
+def test_search_does_not_depend_on_what_else_is_imported(make_ctx, numeric_split, fragile, tmp_path, monkeypatch):
+    """hypothesis harvests constants from loaded modules; the search must not see them."""
+    import importlib
+    before = R.search(make_ctx(*numeric_split, model=fragile))
+    (tmp_path / "mlqa_noise_constants.py").write_text(
+        "VALUES = [" + ", ".join(f"{x * 0.37:.4f}" for x in range(1, 400)) + ", 1.0, 2.0, 1234.5]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("mlqa_noise_constants")
+    after = R.search(make_ctx(*numeric_split, model=fragile))
+    assert after.metrics == before.metrics
+    assert after.evidence["minimal_perturbation"] == before.evidence["minimal_perturbation"]
