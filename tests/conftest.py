@@ -96,7 +96,7 @@ class Threshold:
     classes_ = np.array([0, 1])
 
     def predict_proba(self, X):
-        p = 1 / (1 + np.exp(-(X["x"].to_numpy() - 0.5) * 12))
+        p = 1 / (1 + np.exp(np.clip(-(X["x"].to_numpy() - 0.5) * 12, -50, 50)))
         return np.c_[1 - p, p]
 
     def predict(self, X):

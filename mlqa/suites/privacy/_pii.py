@@ -107,10 +107,25 @@ def scan_values(values: pd.Series) -> dict[str, tuple[int, list[str]]]:
     return found
 
 
+def _scan_outputs(ctx: CheckContext, allow_columns: list[str]) -> list[dict]:
+    """Text the model produces (string predictions that are not class labels) is scanned too."""
+    pred = pd.Series(ctx.predictions("model", "test").pred)
+    if pred.dtype.kind not in "OSU" and not pd.api.types.is_string_dtype(pred):
+        return []
+    labels = set(map(str, ctx.model.classes or [])) | set(map(str, ctx.labels))
+    text = pred.astype(str)
+    text = text[~text.isin(labels)]
+    if text.empty or "model output" in allow_columns:
+        return []
+    return [{"split": "test", "column": "model output", "kind": kind, "rows": rows, "samples": samples}
+            for kind, (rows, samples) in scan_values(text).items()]
+
+
 @check("privacy.pii", requires=("test",))
 def pii(ctx: CheckContext, *, max_findings: int = 0, allow_columns: Columns = [],  # noqa: B006
         columns: Columns | None = None) -> CheckResult:
-    """Personal data in the training and test data: e-mail addresses, phone numbers,
+    """Personal data in the training and test data (and in text the model produces):
+    e-mail addresses, phone numbers,
     payment card numbers (Luhn-valid), IBANs (checksum-valid), US social security numbers,
     IP addresses, and columns whose names suggest direct identifiers. Findings give the
     column, the kind and the count with redacted samples; a raw value never appears in a
@@ -119,7 +134,7 @@ def pii(ctx: CheckContext, *, max_findings: int = 0, allow_columns: Columns = []
 
     Parameters:
     max_findings: highest number of (column, kind) findings allowed (default 0)
-    allow_columns: columns declared to hold personal data on purpose (reported, not judged)
+    allow_columns: columns declared to hold personal data on purpose (reported, not judged); `model output` for the model's text
     columns: columns to scan (default: every column)
     """
     findings, allowed = [], []
@@ -135,6 +150,8 @@ def pii(ctx: CheckContext, *, max_findings: int = 0, allow_columns: Columns = []
             for kind, (rows, samples) in hits.items():
                 row = {"split": data.name, "column": col, "kind": kind, "rows": rows, "samples": samples}
                 (allowed if col in allow_columns else findings).append(row)
+    if ctx.model is not None and ctx.test is not None:
+        findings += _scan_outputs(ctx, allow_columns)
     merged: dict[tuple[str, str], dict] = {}
     for f in findings:
         key = (f["column"], f["kind"])

@@ -97,3 +97,17 @@ def test_iban_checksum_and_redaction():
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
     assert redact("ssn", "123-45-6789") == "***-**-6789"
     assert redact("email", "john@example.com") == "j***@***.com"
+
+
+def test_text_the_model_produces_is_scanned(make_ctx, adult_test):
+    frame = adult_test.head(100)
+
+    class Echo:  # a "generative" model that leaks an e-mail address in its answers
+        def predict(self, X):
+            return np.array([f"contact carol{i}@example.net" if i % 10 == 0 else "ok" for i in range(len(X))],
+                            dtype=object)
+    r = P.pii(make_ctx(None, frame, model=Echo()))
+    rows = [f for f in r.evidence["findings"] if f["column"] == "model output"]
+    assert r.status == "failed" and rows[0]["kind"] == "email" and rows[0]["rows"] == 10
+    assert "carol" not in json.dumps(r.to_dict())
+    assert P.pii(make_ctx(None, frame, model=Echo()), allow_columns=["model output"]).status == "passed"
