@@ -61,7 +61,7 @@ def main() -> None:
     runs = {"data + performance": time_mlqa(CONFIG, ["data.*", "performance.*"]),
             "tabular-classifier preset": time_mlqa(HERE / "adult-preset.yaml")}
     for name, mlqa in runs.items():
-        print(f"mlqa  {name} ({mlqa['n']} checks, decision {mlqa['decision']}):")
+        print(f"mlqa  {name} ({mlqa['n']} checks):")
         print(f"      checks {mlqa['checks']:.2f} s; import + load + checks {mlqa['total']:.2f} s; "
               f"whole process {mlqa['process']:.2f} s")
         for cid, secs in sorted(mlqa["per_check"].items(), key=lambda kv: -kv[1])[:5]:
