@@ -36,6 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results")
     rep.add_argument("--format", choices=("md", "html", "junit", "json"), default="md")
     rep.add_argument("--out", help="write to this file instead of standard output")
+    s = sub.add_parser("serve", help="serve a model over the Open Inference Protocol v2 (reference server)")
+    s.add_argument("model", nargs="?", help="model file (.skops, .joblib, .pkl)")
+    s.add_argument("--config", help="take the model and its schema from an mlqa.yaml instead")
+    s.add_argument("--data", help="training data whose columns define the input schema")
+    s.add_argument("--label", help="label column of --data (not an input)")
+    s.add_argument("--format", choices=("skops", "joblib", "pickle"))
+    s.add_argument("--trusted", action="append", metavar="TYPE", help="type a skops file may load (repeatable)")
+    s.add_argument("--name", default="model", help="model name in /v2/models/{name} (default model)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--token-env", metavar="VAR", help="environment variable holding the bearer token")
+    s.add_argument("--insecure-no-auth", action="store_true", help="serve without auth (tests only)")
+    s.add_argument("--rate-limit", default="100/s", help="per-client limit, e.g. 100/s (default)")
+    s.add_argument("--max-body", default="1MB", help="largest request body (default 1MB)")
     i = sub.add_parser("init", help="write a starter mlqa.yaml from a data file and a model path")
     i.add_argument("--data", required=True, help="training data (CSV or Parquet)")
     i.add_argument("--test", help="test data (default: the same folder's test file if any)")
@@ -118,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             return _checks(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "serve":
+            from .serve._main import main as serve_main
+            return serve_main(args)
         return _init(args)
     except MlqaError as exc:
         print(f"mlqa: error: {exc}", file=sys.stderr)

@@ -1,11 +1,6 @@
 """Property-based search (hypothesis) for the smallest perturbation that flips predictions."""
 from __future__ import annotations
 
-import random
-import threading
-from contextlib import contextmanager
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 
@@ -14,31 +9,6 @@ from ...results import CheckResult
 from ...subjects import CheckContext
 from .._judge import judge
 from ._common import numeric_features, probe, sample
-
-
-_LOCK = threading.Lock()
-
-
-@contextmanager
-def _without_local_constants() -> Iterator[None]:
-    """Hypothesis sometimes draws "interesting" constants harvested from the source of
-    every non-library module loaded in the process, so the same seed would search
-    differently depending on what else happens to be imported. For reproducible results
-    the search runs with that pool empty (and a private cache of it)."""
-    try:
-        from hypothesis.internal.conjecture import providers
-        originals = (providers._get_local_constants, providers.CONSTANTS_CACHE)
-        empty = type(providers._local_constants)()
-    except (ImportError, AttributeError, TypeError):  # internals moved: search as hypothesis does
-        yield
-        return
-    with _LOCK:
-        providers._get_local_constants = lambda: empty
-        providers.CONSTANTS_CACHE = {}
-        try:
-            yield
-        finally:
-            providers._get_local_constants, providers.CONSTANTS_CACHE = originals
 
 
 def _confident(ctx: CheckContext, score: np.ndarray | None, min_margin: float) -> np.ndarray:
@@ -68,8 +38,8 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
     min_margin: classifiers: only rows whose positive-class score is at least this far from 0.5 count (default 0.1)
     max_relative_change: regressors: a relative change above this counts as a flip (default 0.05)
     """
-    from hypothesis import HealthCheck, Phase, find, settings, strategies as st
-    from hypothesis.errors import NoSuchExample
+    from hypothesis import strategies as st
+    from .._hypothesis import find_minimal
     X = sample(ctx, rows)
     nums = numeric_features(X)
     if bounds:
@@ -103,13 +73,8 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
 
     strategy = st.fixed_dictionaries({c: st.floats(-b, b, allow_nan=False, allow_infinity=False)
                                       for c, b in limits.items()})
-    config = settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
-    try:
-        with _without_local_constants():
-            minimal = find(strategy, lambda d: bool(flipped(d).any()), settings=config,
-                           random=random.Random(ctx.seed))
-    except NoSuchExample:
+    minimal = find_minimal(strategy, lambda d: bool(flipped(d).any()), max_examples=max_examples, seed=ctx.seed)
+    if minimal is None:
         return judge({"counterexamples": 0.0}, {"counterexamples": ("<=", 0.0)},
                      detail=f"no flipping perturbation within bounds in {p.calls - 1} tries",
                      evidence={"bounds": limits, "rows_searched": len(Xc), "seed": ctx.seed, **p.counts()})

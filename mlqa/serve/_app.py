@@ -1,0 +1,214 @@
+"""The reference model server: Open Inference Protocol v2 (KServe / Triton / MLServer REST)
+plus a plain JSON route, with bearer-token auth, per-client rate limiting, a payload cap,
+input validation (4xx, never a stack trace) and Prometheus metrics."""
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..subjects import Model
+from ._schema import RequestError, Schema, parse_json, rows_from_json, rows_from_oip
+
+
+@dataclass
+class ServeConfig:
+    name: str = "model"
+    token: str | None = None          # None only with allow_no_auth
+    allow_no_auth: bool = False
+    rate_per_s: float = 100.0         # per client; burst = rate (one second's worth)
+    max_body_bytes: int = 1_000_000
+    replicas: int = 1
+    zone: str | None = None
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class RateLimiter:
+    """Token bucket per client key."""
+
+    rate: float
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        now = time.monotonic()
+        with self.lock:
+            b = self.buckets.get(key)
+            if b is None:
+                b = self.buckets[key] = _Bucket(self.rate, now)
+            b.tokens = min(self.rate, b.tokens + (now - b.stamp) * self.rate)
+            b.stamp = now
+            if b.tokens >= 1:
+                b.tokens -= 1
+                return True, 0.0
+            return False, (1 - b.tokens) / self.rate
+
+
+def build_app(model: Model, schema: Schema, config: ServeConfig):
+    """A Starlette app serving `model`. Refuses to build without a token unless
+    `allow_no_auth` says so explicitly."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    if config.token is None and not config.allow_no_auth:
+        raise ValueError("refusing to serve without a token: pass --token-env VAR (or --insecure-no-auth)")
+    registry = CollectorRegistry()
+    requests = Counter("mlqa_requests", "Requests by route and status", ["route", "status"], registry=registry)
+    latency = Histogram("mlqa_request_seconds", "Request latency by route", ["route"], registry=registry,
+                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+    rows_total = Counter("mlqa_predicted_rows", "Rows predicted", registry=registry)
+    limiter = RateLimiter(config.rate_per_s)
+    classes = model.classes
+
+    def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def authorised(request: Request) -> bool:
+        if config.token is None:
+            return True
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), config.token.encode())
+
+    async def guarded(request: Request, route: str, handler) -> Response:
+        started = time.perf_counter()
+        try:
+            if not authorised(request):
+                response = error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+            else:
+                client = request.headers.get("authorization") or (request.client.host if request.client else "-")
+                ok, wait = limiter.allow(client)
+                response = (error(429, "rate limit exceeded", {"Retry-After": f"{max(wait, 0.001):.3f}"})
+                            if not ok else await handler(request))
+        except RequestError as exc:
+            response = error(exc.status, exc.message)
+        except Exception:  # noqa: BLE001 - never a stack trace on the wire
+            response = error(500, "internal error")
+        requests.labels(route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    async def body_json(request: Request) -> Any:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise RequestError(415, "send the request as application/json")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > config.max_body_bytes:
+            raise RequestError(413, f"request body over {config.max_body_bytes} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > config.max_body_bytes:
+                raise RequestError(413, f"request body over {config.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return parse_json(b"".join(chunks))
+
+    def predict(columns: dict[str, list]) -> tuple[np.ndarray, np.ndarray | None]:
+        import pandas as pd
+        frame = pd.DataFrame(columns)
+        try:
+            if model.has_proba:
+                proba = model.predict_proba(frame)
+                pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if classes is not None \
+                    else proba.argmax(axis=1)
+                return pred, proba
+            return model.predict(frame), None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RequestError(422, f"the model could not use this input ({type(exc).__name__})") from None
+
+    def plain(v: Any) -> Any:
+        return v.item() if hasattr(v, "item") else v
+
+    async def infer(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name != config.name:
+            raise RequestError(404, f"no model named {name!r}")
+        columns = rows_from_oip(await body_json(request), schema)
+        pred, proba = await run_in_threadpool(predict, columns)
+        rows_total.inc(len(pred))
+        outputs = [{"name": "label", "shape": [len(pred)], "datatype": "BYTES" if pred.dtype == object else "FP64",
+                    "data": [plain(p) for p in pred]}]
+        if proba is not None:
+            outputs.append({"name": "probability", "shape": list(proba.shape), "datatype": "FP64",
+                            "data": proba.ravel().tolist()})
+        return JSONResponse({"model_name": config.name, "id": (await _request_id(request)), "outputs": outputs})
+
+    async def _request_id(request: Request) -> str:
+        return request.headers.get("x-request-id", "")
+
+    async def predict_json(request: Request) -> Response:
+        columns = rows_from_json(await body_json(request), schema)
+        pred, proba = await run_in_threadpool(predict, columns)
+        rows_total.inc(len(pred))
+        out: dict[str, Any] = {"predictions": [plain(p) for p in pred]}
+        if proba is not None:
+            out["probabilities"] = proba.tolist()
+        return JSONResponse(out)
+
+    async def metadata(request: Request) -> Response:
+        if request.path_params["name"] != config.name:
+            raise RequestError(404, f"no model named {request.path_params['name']!r}")
+        return JSONResponse({"name": config.name, "platform": "mlqa", "versions": ["1"],
+                             "inputs": [{"name": c.name, "datatype": c.datatype, "shape": [-1]} for c in schema.columns],
+                             "outputs": [{"name": "label", "datatype": "BYTES", "shape": [-1]},
+                                         {"name": "probability", "datatype": "FP64", "shape": [-1, -1]}]})
+
+    async def model_ready(request: Request) -> Response:
+        if request.path_params["name"] != config.name:
+            raise RequestError(404, f"no model named {request.path_params['name']!r}")
+        return JSONResponse({"name": config.name, "ready": True})
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready(request: Request) -> Response:
+        return JSONResponse({"ready": True})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    async def server_meta(request: Request) -> Response:
+        return JSONResponse({"name": "mlqa", "extensions": [], "replicas": config.replicas,
+                             **({"zone": config.zone} if config.zone else {})})
+
+    def route(path, fn, methods, name, auth=True):
+        async def endpoint(request: Request) -> Response:
+            return await guarded(request, name, fn) if auth else await fn(request)
+        return Route(path, endpoint, methods=methods)
+
+    routes = [
+        route("/v2/health/live", live, ["GET"], "live", auth=False),
+        route("/v2/health/ready", ready, ["GET"], "ready", auth=False),
+        route("/metrics", metrics, ["GET"], "metrics", auth=False),
+        route("/v2", server_meta, ["GET"], "server"),
+        route("/v2/models/{name}", metadata, ["GET"], "metadata"),
+        route("/v2/models/{name}/ready", model_ready, ["GET"], "model_ready"),
+        route("/v2/models/{name}/infer", infer, ["POST"], "infer"),
+        route("/predict", predict_json, ["POST"], "predict"),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, "not found")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return error(405, "method not allowed")
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return error(500, "internal error")
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed, 500: crashed,
+                                                        Exception: crashed})

@@ -1,0 +1,134 @@
+"""The input schema a served model validates requests against, and request parsing."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+class RequestError(Exception):
+    """A request the server rejects: HTTP status and a message safe to return."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # numeric | categorical | any
+
+    @property
+    def datatype(self) -> str:
+        return {"numeric": "FP64", "categorical": "BYTES"}.get(self.kind, "BYTES")
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: tuple[Column, ...]
+    max_rows: int = 10_000
+
+    @classmethod
+    def from_frame(cls, frame: Any, label: str | None = None) -> "Schema":
+        from ..suites._frames import kind
+        return cls(tuple(Column(c, "numeric" if kind(frame[c]) == "numeric" else "categorical")
+                         for c in frame.columns if c != label))
+
+    @classmethod
+    def from_model(cls, model: Any) -> "Schema | None":
+        names = getattr(model, "feature_names_in_", None)
+        return None if names is None else cls(tuple(Column(str(n), "any") for n in names))
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _reject_constant(token: str) -> float:
+    raise RequestError(422, f"non-finite number {token} is not valid input")
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with no NaN/Infinity; bad UTF-8, bad JSON and absurd nesting are 400s."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "request body is not valid UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise RequestError(400, "request JSON is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, f"request body is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _check_value(col: Column, value: Any, where: str) -> Any:
+    if col.kind == "numeric":
+        if value is None:
+            return math.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RequestError(422, f"{where}: `{col.name}` must be a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise RequestError(422, f"{where}: `{col.name}` must be finite")
+        return float(value)
+    if col.kind == "categorical":
+        if value is None or isinstance(value, str):
+            return value
+        raise RequestError(422, f"{where}: `{col.name}` must be a string, got {type(value).__name__}")
+    if value is None or isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return value
+    raise RequestError(422, f"{where}: `{col.name}` must be a number or a string")
+
+
+def rows_from_oip(payload: Any, schema: Schema) -> dict[str, list]:
+    """Open Inference Protocol v2 request -> column lists, validated against the schema."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise RequestError(422, "an inference request is {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}")
+    by_name: dict[str, list] = {}
+    for i, tensor in enumerate(payload["inputs"]):
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise RequestError(422, f"inputs[{i}] needs a string `name`")
+        data = tensor.get("data")
+        if not isinstance(data, list):
+            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `data` list")
+        shape = tensor.get("shape")
+        if not (isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
+            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs an integer `shape` list")
+        if math.prod(shape) != len(data) if shape else len(data) != 1:
+            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`): shape {shape} does not match "
+                                    f"{len(data)} values")
+        by_name[tensor["name"]] = data
+    return _columns(by_name, schema, "inputs")
+
+
+def rows_from_json(payload: Any, schema: Schema) -> dict[str, list]:
+    """Plain JSON request {"instances": [{column: value}, ...]} -> column lists."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+        raise RequestError(422, "a prediction request is {\"instances\": [{\"column\": value, ...}, ...]}")
+    rows = payload["instances"]
+    if not all(isinstance(r, dict) for r in rows):
+        raise RequestError(422, "every instance must be an object of column: value")
+    return _columns({c: [r.get(c) for r in rows] for c in schema.names} |
+                    {k: [] for r in rows for k in r if k not in schema.names}, schema, "instances")
+
+
+def _columns(by_name: dict[str, list], schema: Schema, where: str) -> dict[str, list]:
+    unknown = [n for n in by_name if n not in schema.names]
+    if unknown:
+        raise RequestError(422, f"unknown input(s) {unknown[:5]}; the model takes {schema.names}")
+    missing = [n for n in schema.names if n not in by_name]
+    if missing:
+        raise RequestError(422, f"missing input(s) {missing[:5]}")
+    lengths = {len(v) for v in by_name.values()}
+    if len(lengths) != 1:
+        raise RequestError(422, f"{where}: every input needs the same number of rows")
+    n = lengths.pop()
+    if n == 0:
+        raise RequestError(422, f"{where}: no rows")
+    if n > schema.max_rows:
+        raise RequestError(413, f"{where}: {n} rows, more than the limit of {schema.max_rows}")
+    return {c.name: [_check_value(c, v, f"{where} row {j}") for j, v in enumerate(by_name[c.name])]
+            for c in schema.columns}

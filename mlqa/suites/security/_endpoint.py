@@ -1,0 +1,218 @@
+"""Endpoint security: authentication on every model route, malformed input answered with
+a clean 4xx, and a rate limit that holds under a burst."""
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ...registry import check
+from ...results import CheckResult
+from ...subjects import CheckContext
+from .._judge import judge
+from ._http import Endpoint, client, leaks
+
+
+def _endpoint(ctx: CheckContext) -> Endpoint | CheckResult:
+    try:
+        return Endpoint.from_context(ctx)
+    except LookupError as exc:
+        return CheckResult(status="error", message=str(exc))
+
+
+def _sample(ctx: CheckContext, rows: int = 2):
+    data = ctx.test or ctx.train
+    return None if data is None else data.X.head(rows)
+
+
+@check("security.endpoint_auth", requires=("endpoint",))
+def endpoint_auth(ctx: CheckContext) -> CheckResult:
+    """Every model and metadata route must reject requests with no credential, a wrong one
+    or a malformed header (401 or 403); health routes may stay open. With a token
+    configured (`endpoint.auth.token_env`), the right credential must get through, so a
+    server that rejects everything cannot pass. No unprotected route is allowed.
+    """
+    ep = _endpoint(ctx)
+    if isinstance(ep, CheckResult):
+        return ep
+    sample = _sample(ctx)
+    body = json.dumps(ep.payload(sample)) if sample is not None else "{}"
+    credentials = {"none": {}, "wrong token": ep.auth_headers("not-the-token-" + "x" * 8),
+                   "malformed header": {ep.header: "Basic dXNlcjpwYXNz"}}
+    rows, unprotected = [], 0
+    with client(ep) as http:
+        if ep.token:
+            r = http.request(ep.model_routes[0][0], ep.model_routes[0][1], headers=ep.auth_headers(),
+                             content=body if ep.model_routes[0][0] == "POST" else None,
+                             **({"headers": {**ep.auth_headers(), "Content-Type": "application/json"}}
+                                if ep.model_routes[0][0] == "POST" else {}))
+            if r.status_code >= 400:
+                return CheckResult(status="error", message=f"the configured credential is refused on "
+                                   f"{ep.model_routes[0][1]} ({r.status_code}): cannot tell auth from breakage")
+        for method, path in ep.model_routes:
+            for label, headers in credentials.items():
+                r = http.request(method, path, headers={**headers, "Content-Type": "application/json"},
+                                 content=body if method == "POST" else None)
+                ok = r.status_code in (401, 403)
+                unprotected += not ok
+                rows.append({"route": f"{method} {path}", "credential": label, "status": r.status_code,
+                             "rejected": ok})
+        for method, path in ep.health_routes:
+            r = http.request(method, path)
+            rows.append({"route": f"{method} {path}", "credential": "none", "status": r.status_code,
+                         "rejected": r.status_code in (401, 403), "note": "health route: may stay open"})
+    bad = [f"{r['route']} with {r['credential']} -> {r['status']}" for r in rows
+           if not r["rejected"] and "note" not in r]
+    return judge({"unprotected": float(unprotected)}, {"unprotected": ("<=", 0.0)},
+                 detail="; ".join(bad[:4]), evidence={"requests": rows, "endpoint": ep.url})
+
+
+def _malformed(ep: Endpoint, valid: dict):
+    """Hypothesis strategy of (content type, body bytes) malformed requests."""
+    from hypothesis import strategies as st
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                               | st.text(max_size=20), lambda c: st.lists(c, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=10)
+    first = valid["inputs"][0] if "inputs" in valid else None
+
+    def dumps(v: Any) -> bytes:
+        return json.dumps(v).encode()
+
+    def mutate_value(v: Any) -> bytes:
+        if first is not None:
+            return dumps({"inputs": [{**first, "data": [v] * len(first["data"])}] + valid["inputs"][1:]})
+        rows = valid["instances"]
+        key = next(iter(rows[0]))
+        return dumps({"instances": [{**rows[0], key: v}]})
+
+    def drop_field(i: int) -> bytes:
+        if first is not None:
+            keys = ["name", "shape", "datatype", "data"]
+            return dumps({"inputs": [{k: x for k, x in first.items() if k != keys[i % 4]}] + valid["inputs"][1:]})
+        return dumps({"instances": [{k: x for j, (k, x) in enumerate(valid["instances"][0].items()) if j != i}]})
+
+    ctype = st.just("application/json")
+    return st.one_of(
+        st.tuples(ctype, json_values.map(dumps)),
+        st.tuples(ctype, json_values.map(mutate_value)),
+        st.tuples(ctype, st.integers(0, 20).map(drop_field)),
+        st.tuples(ctype, st.integers(1, 40_000).map(lambda n: b"[" * n + b"]" * n)),
+        st.tuples(ctype, st.integers(10_000, 400_000).map(lambda n: dumps({"inputs": [{"name": "x", "shape": [n],
+                                                                                      "datatype": "FP64",
+                                                                                      "data": [0.5] * n}]}))),
+        st.tuples(ctype, st.sampled_from([b'{"inputs": NaN}', b'{"instances": [Infinity]}', b'[-Infinity]',
+                                          b'{"inputs": [{"name": "a", "data": [NaN]}]}'])),
+        st.tuples(ctype, st.binary(min_size=1, max_size=64).map(lambda b: b'{"inputs": "' + b + b'\xff"}')),
+        st.tuples(st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "application/xml", ""]),
+                  st.just(dumps(valid))),
+    )
+
+
+@check("security.endpoint_input", requires=("endpoint",))
+def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult:
+    """Property-based fuzzing (hypothesis) of malformed requests to the inference route:
+    random and mutated JSON, wrong types, missing fields, huge arrays, deep nesting,
+    invalid UTF-8, NaN / Infinity literals, wrong content types. Every answer must be a
+    4xx within the endpoint's timeout — no 5xx, no hang — and no body may leak a stack
+    trace, a file path or the credential. Reports the minimal failing request hypothesis
+    shrank to; passes when none is found within `max_examples`.
+
+    Parameters:
+    max_examples: malformed requests to try before shrinking (default 150)
+    """
+    import httpx
+    from .._hypothesis import find_minimal
+    ep = _endpoint(ctx)
+    if isinstance(ep, CheckResult):
+        return ep
+    sample = _sample(ctx)
+    if sample is None:
+        return CheckResult(status="error", message="needs `data.test` to build valid requests to mutate")
+    valid = ep.payload(sample)
+    sent = {"n": 0}
+    with client(ep) as http:
+        r = http.post(ep.infer_route, json=valid, headers=ep.auth_headers())
+        if r.status_code != 200:
+            return CheckResult(status="error", message=f"a valid request gets {r.status_code}, not 200: "
+                               "check endpoint.url, model and auth before fuzzing")
+
+        def problem(req: tuple[str, bytes]) -> str | None:
+            ctype, body = req
+            sent["n"] += 1
+            headers = {**ep.auth_headers(), **({"Content-Type": ctype} if ctype else {})}
+            try:
+                resp = http.post(ep.infer_route, content=body, headers=headers)
+            except httpx.TimeoutException:
+                return f"no answer within {ep.timeout:g}s"
+            except httpx.HTTPError as exc:
+                return f"connection failed: {type(exc).__name__}"
+            if not 400 <= resp.status_code < 500:
+                return f"answered {resp.status_code}"
+            return leaks(resp.text, ep.token)
+
+        minimal = find_minimal(_malformed(ep, valid), lambda req: problem(req) is not None,
+                               max_examples=max_examples, seed=ctx.seed)
+        healthy = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
+        why = problem(minimal) if minimal is not None else None
+    evidence: dict = {"requests_sent": sent["n"], "seed": ctx.seed, "endpoint": ep.url, "healthy_after": healthy}
+    if minimal is None:
+        return judge({"failing_requests": 0.0}, {"failing_requests": ("<=", 0.0)},
+                     detail=f"{sent['n']} malformed requests, every one a clean 4xx", evidence=evidence)
+    body = minimal[1]
+    evidence["counterexample"] = {"content_type": minimal[0], "body_bytes": len(body),
+                                  "body": body[:300].decode("utf-8", "replace"), "problem": why}
+    return judge({"failing_requests": 1.0}, {"failing_requests": ("<=", 0.0)},
+                 detail=f"minimal failing request ({minimal[0] or 'no content type'}, {len(body)} bytes): {why}",
+                 evidence=evidence)
+
+
+@check("security.endpoint_rate_limit", requires=("endpoint",))
+def endpoint_rate_limit(ctx: CheckContext, *, rate: float, burst_factor: float = 3.0,
+                        workers: int = 8, cooldown_s: float = 1.5) -> CheckResult:
+    """A burst beyond the declared per-client rate must get 429s (not 5xx, not silence),
+    and the service must be healthy and answer a valid request afterwards.
+
+    Parameters:
+    rate: the rate limit the endpoint declares, requests per second per client
+    burst_factor: the burst sends this many seconds' worth of requests at once (default 3)
+    workers: concurrent connections for the burst (default 8)
+    cooldown_s: pause after the burst before checking health (default 1.5)
+    """
+    ep = _endpoint(ctx)
+    if isinstance(ep, CheckResult):
+        return ep
+    sample = _sample(ctx, 1)
+    payload = ep.payload(sample) if sample is not None else None
+    n = max(int(rate * burst_factor), workers * 2)
+    route = ep.infer_route if payload is not None else ep.model_routes[0][1]
+
+    def one(_: int) -> int:
+        with client(ep) as http:
+            try:
+                r = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
+                     else http.get(route, headers=ep.auth_headers()))
+                return r.status_code
+            except Exception:  # noqa: BLE001
+                return -1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        codes = list(pool.map(one, range(n)))
+    elapsed = time.perf_counter() - started
+    time.sleep(cooldown_s)
+    with client(ep) as http:
+        ready = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
+        after = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
+                 else http.get(route, headers=ep.auth_headers())).status_code
+    counts: dict[str, int] = {}
+    for c in codes:
+        counts[str(c)] = counts.get(str(c), 0) + 1
+    limited = counts.get("429", 0)
+    errors = sum(v for k, v in counts.items() if k.startswith("5") or k == "-1")
+    healthy = float(ready and after == 200)
+    return judge({"rejected_429": float(limited), "server_errors": float(errors), "healthy_after": healthy},
+                 {"rejected_429": (">=", 1.0), "server_errors": ("<=", 0.0), "healthy_after": (">=", 1.0)},
+                 detail=f"{n} requests in {elapsed:.2f}s (declared {rate:g}/s): {counts}; after: {after}",
+                 evidence={"requests": n, "seconds": round(elapsed, 3), "status_counts": counts,
+                           "status_after": after, "ready_after": ready})
