@@ -41,8 +41,15 @@ def load_model_file(path: Path, fmt: str | None = None, trusted: tuple[str, ...]
             unpickler = _pickle_scan.RestrictedUnpickler(fh)
             unpickler.extra = extra
             return _restricted_load(unpickler, path)
-    # joblib: arrays are stored between pickle opcodes, so its own unpickler reads the
-    # file, restricted to the same allowlist before any global is resolved.
+    # joblib: the static scan walks the stream symbolically (arrays sit between opcodes);
+    # loading then goes through joblib's unpickler restricted to the same allowlist.
+    from ._model_scan import scan_model_file
+    try:
+        report = scan_model_file(path, extra)
+    except ValueError as exc:
+        raise SubjectError(f"refusing to load {path}: {exc}") from None
+    if report.findings:
+        raise UnsafeModelError(path, report.findings)
     try:
         from joblib import numpy_pickle
     except ImportError:  # pragma: no cover - joblib ships with scikit-learn

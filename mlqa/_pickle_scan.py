@@ -35,6 +35,12 @@ SAFE_GLOBALS: frozenset[str] = frozenset({
     "scipy.sparse._csr.csr_matrix", "scipy.sparse._csc.csc_matrix",
     "pandas.core.indexes.base._new_Index", "pandas.core.indexes.base.Index",
     "pandas.core.indexes.range.RangeIndex",
+    # PyTorch checkpoints rebuild tensors from storages
+    "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter", "torch._utils._rebuild_tensor",
+    "torch.FloatStorage", "torch.DoubleStorage", "torch.HalfStorage", "torch.LongStorage",
+    "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage",
+    "torch.BFloat16Storage", "torch.Size", "torch.float32", "torch.float16", "torch.bfloat16",
+    "torch.float64", "torch.int64", "torch.int32", "torch.uint8", "torch.bool",
 })
 # numpy scalar types (numpy.float64 ...) rebuild plain numbers
 _NUMPY_TYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",

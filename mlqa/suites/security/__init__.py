@@ -1,4 +1,6 @@
-"""Security suite: the serving endpoint (auth, malformed input, rate limit)."""
+"""Security suite: model files (static allowlist scan) and the serving endpoint (auth,
+malformed input, rate limit)."""
 from ._endpoint import endpoint_auth, endpoint_input, endpoint_rate_limit
+from ._model_file import model_file
 
-__all__ = ["endpoint_auth", "endpoint_input", "endpoint_rate_limit"]
+__all__ = ["model_file", "endpoint_auth", "endpoint_input", "endpoint_rate_limit"]
