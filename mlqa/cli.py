@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="also list checks of MODULE")
     rep = sub.add_parser("report", help="render a results.json or decision.json")
     rep.add_argument("results")
-    rep.add_argument("--format", choices=("md", "html", "junit", "json"), default="md")
+    rep.add_argument("--format", choices=("md", "html", "junit", "json", "sarif"), default="md")
     rep.add_argument("--out", help="write to this file instead of standard output")
     s = sub.add_parser("serve", help="serve a model over the Open Inference Protocol v2 (reference server)")
     s.add_argument("model", nargs="?", help="model file (.skops, .joblib, .pkl)")

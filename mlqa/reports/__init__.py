@@ -1,4 +1,4 @@
-"""Renderers of results and decisions: json, junit, markdown, html (sarif comes with security)."""
+"""Renderers of results and decisions: json, junit, markdown, html, sarif."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..api import RunOutcome
 
 RESULTS_SCHEMA = "mlqa/results/v1"
-FORMATS = ("json", "md", "html", "junit")
+FORMATS = ("json", "md", "html", "junit", "sarif")
 
 
 def document(outcome: "RunOutcome") -> dict[str, Any]:
@@ -48,6 +48,9 @@ def render(doc: dict[str, Any], fmt: str) -> str:
     if fmt == "junit":
         from .junit import render_junit
         return render_junit(doc)
+    if fmt == "sarif":
+        from .sarif import render_sarif
+        return render_sarif(doc)
     raise MlqaError(f"unknown report format `{fmt}`; use one of {', '.join(FORMATS)}")
 
 
@@ -64,6 +67,10 @@ def write_all(out: Path, outcome: "RunOutcome") -> dict[str, Path]:
     files["summary"].write_text(render(doc, "md"), encoding="utf-8")
     files["html"].write_text(render(doc, "html"), encoding="utf-8")
     files["junit"].write_text(render(doc, "junit"), encoding="utf-8")
+    from .sarif import has_findings, render_sarif
+    if has_findings(doc):
+        files["sarif"] = out / "security.sarif"
+        files["sarif"].write_text(render_sarif(doc), encoding="utf-8")
     return files
 
 
