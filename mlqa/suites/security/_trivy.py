@@ -122,16 +122,6 @@ def _target(ctx: CheckContext, path: str | None) -> Path:
     return (base / path).resolve() if path else base
 
 
-_COMMON_DOC = """
-    max_critical: highest number of CRITICAL findings allowed (default 0)
-    max_high: highest number of HIGH findings allowed (default: not judged)
-    max_secrets: highest number of secrets allowed (default 0)
-    ignore_unfixed: leave out vulnerabilities without a fixed version (default false)
-    cache_dir: trivy cache holding its vulnerability database
-    db_repository: a mirror of trivy's database
-    timeout_s: seconds trivy may take (default 600)"""
-
-
 @check("security.trivy_fs")
 def trivy_fs(ctx: CheckContext, *, path: str | None = None,
              scanners: list[Scanner] = ["vuln", "secret", "misconfig"],  # noqa: B006
@@ -144,7 +134,15 @@ def trivy_fs(ctx: CheckContext, *, path: str | None = None,
 
     Parameters:
     path: folder to scan, relative to mlqa.yaml (default: its folder)
-    scanners: any of vuln, secret, misconfig, license (default vuln, secret, misconfig)""" + _COMMON_DOC
+    scanners: any of vuln, secret, misconfig, license (default vuln, secret, misconfig)
+    max_critical: highest number of CRITICAL findings allowed (default 0)
+    max_high: highest number of HIGH findings allowed (default: not judged)
+    max_secrets: highest number of secrets allowed (default 0)
+    ignore_unfixed: leave out vulnerabilities without a fixed version (default false)
+    cache_dir: trivy cache holding its vulnerability database
+    db_repository: a mirror of trivy's database
+    timeout_s: seconds trivy may take (default 600)
+    """
     target = _target(ctx, path)
     report, why = run_trivy(["fs", "--scanners", ",".join(scanners), *_ignorefile(target), str(target)],
                             cache_dir=cache_dir, db_repository=db_repository, timeout=timeout_s)
@@ -184,7 +182,15 @@ def trivy_image(ctx: CheckContext, *, max_critical: int | None = 0, max_high: in
     package vulnerabilities and secrets, judged by severity. Needs trivy's vulnerability
     database (see `cache_dir` / `db_repository`) and access to the image.
 
-    Parameters:""" + _COMMON_DOC
+    Parameters:
+    max_critical: highest number of CRITICAL findings allowed (default 0)
+    max_high: highest number of HIGH findings allowed (default: not judged)
+    max_secrets: highest number of secrets allowed (default 0)
+    ignore_unfixed: leave out vulnerabilities without a fixed version (default false)
+    cache_dir: trivy cache holding its vulnerability database
+    db_repository: a mirror of trivy's database
+    timeout_s: seconds trivy may take (default 600)
+    """
     report, why = run_trivy(["image", "--scanners", "vuln,secret", ctx.image], cache_dir=cache_dir,
                             db_repository=db_repository, timeout=timeout_s)
     if report is None:
