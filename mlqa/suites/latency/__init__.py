@@ -1,0 +1,4 @@
+"""Latency and cost suite."""
+from ._inference import inference
+
+__all__ = ["inference"]

@@ -1,0 +1,70 @@
+"""In-process inference latency and throughput per batch size, model size and peak memory."""
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+
+from ...registry import check
+from ...results import CheckResult
+from ...subjects import CheckContext
+from .._judge import bar_chart, judge
+
+
+@check("latency.inference", requires=("model", "test"))
+def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repeats: int = 50,  # noqa: B006
+              max_seconds: float = 10.0, max_p95_ms: float | None = None,
+              min_rows_per_s: float | None = None) -> CheckResult:
+    """Latency percentiles of `predict` (or `predict_proba`) in this process, per batch size,
+    with rows per second; the model file's size and the peak memory allocated while
+    predicting the largest batch. Rows are drawn from the test data with the run's seed.
+    Nothing is judged by default: set `max_p95_ms` (single-row p95, what an online caller
+    waits) and/or `min_rows_per_s` (throughput at the largest batch).
+
+    Parameters:
+    batch_sizes: rows per call (default [1, 32, 256])
+    repeats: timed calls per batch size (default 50; fewer if `max_seconds` runs out)
+    max_seconds: time budget per batch size (default 10)
+    max_p95_ms: highest allowed p95 latency of a single-row call, milliseconds
+    min_rows_per_s: lowest allowed throughput at the largest batch, rows per second
+    """
+    model = ctx.model
+    fn = model.predict_proba if model.has_proba else model.predict
+    X = ctx.test.X
+    rng = np.random.default_rng(ctx.seed)
+    rows = []
+    for size in batch_sizes:
+        batch = X.iloc[rng.integers(0, len(X), size)]
+        fn(batch)  # warm-up
+        times = []
+        deadline = time.perf_counter() + max_seconds
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn(batch)
+            times.append((time.perf_counter() - t) * 1000)
+            if time.perf_counter() > deadline:
+                break
+        arr = np.asarray(times)
+        rows.append({"batch_size": size, "calls": len(arr), "p50_ms": float(np.percentile(arr, 50)),
+                     "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99)),
+                     "mean_ms": float(arr.mean()), "rows_per_s": float(size / (arr.mean() / 1000))})
+    largest = X.iloc[rng.integers(0, len(X), max(batch_sizes))]
+    tracemalloc.start()
+    try:
+        fn(largest)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    size_bytes = model.source.stat().st_size if model.source is not None and model.source.exists() else None
+    single = next((r for r in rows if r["batch_size"] == 1), rows[0])
+    big = max(rows, key=lambda r: r["batch_size"])
+    metrics = {"p95_ms": single["p95_ms"], "p50_ms": single["p50_ms"], "rows_per_s": big["rows_per_s"],
+               "peak_memory_mb": peak / 1e6}
+    if size_bytes is not None:
+        metrics["model_size_mb"] = size_bytes / 1e6
+    chart = bar_chart("Latency per batch size (p95, ms)", [f"batch {r['batch_size']}" for r in rows],
+                      [r["p95_ms"] for r in rows], threshold=max_p95_ms, y_label="ms")
+    return judge(metrics, {"p95_ms": ("<=", max_p95_ms), "rows_per_s": (">=", min_rows_per_s)},
+                 detail=f"batch {big['batch_size']}: {big['rows_per_s']:.0f} rows/s",
+                 evidence={"batches": rows, "seed": ctx.seed, "charts": [chart]})
