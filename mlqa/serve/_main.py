@@ -2,27 +2,11 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
+from .._units import parse_rate, parse_size
 from ..errors import MlqaError
-
-
-def parse_rate(text: str) -> float:
-    """`100/s`, `6000/min` or a bare number per second."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*", text)
-    if not m:
-        raise MlqaError(f"rate limit {text!r} is not like `100/s` or `6000/min`")
-    value = float(m.group(1))
-    return value / 60 if (m.group(2) or "s").startswith("m") else value
-
-
-def parse_size(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*(b|kb|mb|kib|mib)?\s*", text.lower())
-    if not m:
-        raise MlqaError(f"size {text!r} is not like `1MB` or `512KB`")
-    return int(m.group(1)) * {"b": 1, None: 1, "kb": 1000, "mb": 1_000_000, "kib": 1024, "mib": 1 << 20}[m.group(2)]
 
 
 def main(args) -> int:  # noqa: ANN001 - argparse namespace

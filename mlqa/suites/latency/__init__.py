@@ -1,4 +1,5 @@
 """Latency and cost suite."""
 from ._inference import inference
+from ._load import load
 
-__all__ = ["inference"]
+__all__ = ["inference", "load"]

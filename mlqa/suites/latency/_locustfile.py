@@ -1,0 +1,101 @@
+"""The locustfile mlqa runs in a subprocess (locust patches the process with gevent at
+import, so it never runs inside mlqa's own process). Configured by the JSON file named
+in MLQA_LOAD_SPEC; writes one HDR histogram per process into the spec's out_dir.
+
+Open model (`rate`): every user owns a share of a fixed schedule of intended send times,
+as wrk2 does; latency is measured from the *intended* time, so a stalled server cannot
+hide its tail behind requests that were never sent (coordinated omission).
+Closed model (`users`): each user sends as soon as its previous answer arrives.
+"""
+import json
+import os
+import threading
+import time
+
+import gevent
+from hdrh.histogram import HdrHistogram
+from locust import constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+SPEC = json.load(open(os.environ["MLQA_LOAD_SPEC"]))
+BODY = json.dumps(SPEC["payload"]).encode() if SPEC.get("payload") is not None else None
+HEADERS = {**SPEC.get("headers", {}), **({"Content-Type": "application/json"} if BODY is not None else {})}
+HIST = HdrHistogram(1, 120_000_000, 3)              # microseconds, 1 us .. 120 s, 3 digits
+STATE = {"t0": None, "requests": 0, "errors": 0, "first": None, "last": None, "index": 0,
+         "statuses": {}}
+LOCK = threading.Lock()
+
+
+def _record(intended: float, done: float, ok: bool, status: int) -> None:
+    if intended < STATE["t0"] + SPEC["warmup_s"]:
+        return
+    HIST.record_value(max(int((done - intended) * 1e6), 1))
+    STATE["requests"] += 1
+    STATE["errors"] += 0 if ok else 1
+    STATE["statuses"][str(status)] = STATE["statuses"].get(str(status), 0) + 1
+    STATE["first"] = intended if STATE["first"] is None else min(STATE["first"], intended)
+    STATE["last"] = done if STATE["last"] is None else max(STATE["last"], done)
+
+
+def _write(final: bool) -> None:
+    out = os.path.join(SPEC["out_dir"], f"{'hist' if final else 'progress'}-{os.getpid()}.json")
+    tmp = out + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"hist": HIST.encode().decode() if final else None, "requests": STATE["requests"],
+                   "errors": STATE["errors"], "first": STATE["first"], "last": STATE["last"],
+                   "statuses": STATE["statuses"],
+                   "p95_ms": HIST.get_value_at_percentile(95) / 1000 if STATE["requests"] else None}, fh)
+    os.replace(tmp, out)
+
+
+@events.test_start.add_listener
+def _start(environment, **kwargs):
+    STATE["t0"] = time.time()
+
+    def progress():
+        while True:
+            gevent.sleep(1.0)
+            _write(final=False)
+    gevent.spawn(progress)
+
+
+@events.quitting.add_listener
+def _quit(environment, **kwargs):
+    _write(final=True)
+
+
+class ModelUser(FastHttpUser):
+    wait_time = constant(0)
+    host = SPEC["host"]
+
+    def on_start(self):
+        if STATE["t0"] is None:
+            STATE["t0"] = time.time()
+        self.slot = STATE["index"]
+        STATE["index"] += 1
+        self.k = 0
+
+    def _send(self) -> tuple[bool, int]:
+        try:
+            if BODY is not None:
+                resp = self.client.post(SPEC["route"], data=BODY, headers=HEADERS)
+            else:
+                resp = self.client.get(SPEC["route"], headers=HEADERS)
+            return resp.status_code is not None and 200 <= resp.status_code < 400, resp.status_code or 0
+        except Exception:  # noqa: BLE001 - a connection error is an error, not a crash
+            return False, 0
+
+    @task
+    def request(self):
+        rate = SPEC.get("rate_per_process")
+        if rate:
+            users = SPEC["users_per_process"]
+            intended = STATE["t0"] + (self.k * users + self.slot) / rate
+            self.k += 1
+            delay = intended - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+        else:
+            intended = time.time()
+        ok, status = self._send()
+        _record(intended, time.time(), ok, status)

@@ -1,0 +1,118 @@
+"""latency.load with locust against real servers on 127.0.0.1: a server that sleeps 100 ms
+is blocked by `p95 < 50ms`, the fast one passes; the open model shows a stalled server's
+true tail; master/worker mode with two local workers."""
+import sys
+
+import pandas as pd
+import pytest
+
+from mlqa.suites.latency import load
+from mlqa.suites.latency._slo import parse_slo
+
+from servers import free_port, processes_mentioning, running
+
+APP = '''
+import asyncio, os
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+DELAY = float(os.environ.get("DELAY_S", "0"))
+
+async def infer(request):
+    await request.body()
+    if DELAY:
+        await asyncio.sleep(DELAY)
+    return JSONResponse({"outputs": [{"name": "label", "shape": [1], "datatype": "FP64", "data": [1]}]})
+
+async def ready(request):
+    return JSONResponse({"ready": True})
+
+app = Starlette(routes=[Route("/v2/models/model/infer", infer, methods=["POST"]),
+                        Route("/v2/health/ready", ready)])
+'''
+
+
+@pytest.fixture(scope="module")
+def app_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("loadapp")
+    (folder / "load_app.py").write_text(APP)
+    return folder
+
+
+def server(app_dir, delay):
+    port = free_port()
+    return running([sys.executable, "-m", "uvicorn", "load_app:app", "--port", str(port), "--log-level",
+                    "warning"], port=port, cwd=app_dir, env={"DELAY_S": str(delay)})
+
+
+@pytest.fixture(scope="module")
+def fast(app_dir):
+    with server(app_dir, 0) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def slow(app_dir):
+    with server(app_dir, 0.1) as url:
+        yield url
+
+
+def ctx_for(make_ctx, url):
+    frame = pd.DataFrame({"x": [0.1, 0.5, 0.9] * 10, "label": [0, 1, 1] * 10})
+    ctx = make_ctx(frame, frame, label="label", positive=1)
+    ctx.endpoint = {"url": url, "protocol": "oip-v2", "model": "model"}
+    return ctx
+
+
+def test_slow_server_is_blocked_by_p95_under_50ms(make_ctx, slow):
+    r = load(ctx_for(make_ctx, slow), rate="20/s", duration="3s", warmup="1s", slo=["p95 < 50ms"])
+    assert r.status == "failed" and r.metrics["p95_ms"] >= 100
+    assert r.thresholds == {"p95_ms": "< 50"} and "p95 < 50ms violated" in r.message
+
+
+def test_fast_server_passes(make_ctx, fast):
+    r = load(ctx_for(make_ctx, fast), rate="20/s", duration="3s", warmup="1s",
+             slo=["p95 < 50ms", "error_rate < 1%", "rps > 15"])
+    assert r.status == "passed", r.message
+    assert 15 < r.metrics["rps"] < 25 and r.metrics["error_rate"] == 0
+    assert {s["slo"] for s in r.evidence["slos"]} == {"p95 < 50ms", "error_rate < 1%", "rps > 15"}
+
+
+def test_open_model_shows_the_queue_a_closed_model_hides(make_ctx, slow):
+    """10 users against a 100 ms server carry at most ~100/s: asked for 150/s, requests
+    fall behind their schedule and latency from the intended send time grows."""
+    r = load(ctx_for(make_ctx, slow), rate="150/s", concurrency=10, duration="3s", warmup="0.5s",
+             slo=["p99 < 150ms"])
+    assert r.status == "failed" and r.metrics["p99_ms"] > 500
+
+
+def test_closed_model_users(make_ctx, fast):
+    r = load(ctx_for(make_ctx, fast), users=4, duration="2s", warmup="0.5s", slo=["error_rate < 1%"])
+    assert r.status == "passed" and r.metrics["requests"] > 50
+
+
+def test_master_with_two_local_workers(make_ctx, fast):
+    r = load(ctx_for(make_ctx, fast), rate="30/s", duration="3s", warmup="1s", workers=2,
+             slo=["error_rate < 1%"])
+    assert r.status == "passed", r.message
+    assert r.evidence["workers"] == 2 and 20 < r.metrics["rps"] < 40
+
+
+def test_no_locust_process_is_left_behind():
+    assert processes_mentioning("_locustfile.py") == []
+
+
+@pytest.mark.parametrize("text, metric, op, value", [
+    ("p95 < 50ms", "p95", "<", 50.0), ("p(99.9)<1s", "p99.9", "<", 1000.0),
+    ("error_rate < 0.1%", "error_rate", "<", 0.001), ("rps > 150", "rps", ">", 150.0),
+    ("avg <= 20ms", "avg", "<=", 20.0)])
+def test_slo_parsing(text, metric, op, value):
+    s = parse_slo(text)
+    assert (s.metric, s.op) == (metric, op) and s.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("bad", ["p95 50ms", "latency < 3", "rps > 10ms", "p95 < 5%"])
+def test_bad_slos_are_rejected(bad):
+    with pytest.raises(ValueError):
+        parse_slo(bad)
