@@ -3,8 +3,6 @@ session, waited for with a bounded loop, and always killed (process group) after
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +12,7 @@ from typing import Iterator
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from mlqa._procs import free_port, stop_group  # noqa: F401 (re-exported to the tests)
 
 
 @contextmanager
@@ -49,14 +43,7 @@ def running(cmd: list[str], *, port: int, env: dict | None = None, cwd: Path | N
 
 
 def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=5)
-    except (ProcessLookupError, PermissionError):
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    stop_group(proc)
     if proc.stdout:
         proc.stdout.close()
 

@@ -5,21 +5,20 @@ import glob
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ..._procs import free_port, stop_group
 from ..._units import parse_duration, parse_rate
 from ...registry import check
 from ...results import CheckResult
 from ...subjects import CheckContext
 from .._judge import fmt, line_chart
 from ..security._http import Endpoint
-from ._slo import parse_slo
+from ._slo import observed, parse_slo
 
 LOCUSTFILE = Path(__file__).with_name("_locustfile.py")
 PERCENTILES = (50, 75, 90, 95, 99, 99.9, 99.99)
@@ -33,23 +32,6 @@ def _validate(params: dict) -> None:
     for s in params.get("slo") or []:
         parse_slo(s)
     parse_duration(params.get("duration", "20s"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, PermissionError):
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress: bool) -> dict:
@@ -67,7 +49,7 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
         run = ["-u", str(users), "-r", str(users), "-t", f"{math.ceil(seconds)}s"]
         try:
             if workers:
-                port = _free_port()
+                port = free_port()
                 procs.append(subprocess.Popen(base + run + ["--master", "--expect-workers", str(workers),
                                                             "--master-bind-host", "127.0.0.1",
                                                             "--master-bind-port", str(port)],
@@ -97,7 +79,7 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
             stderr = procs[0].stderr.read().decode(errors="replace") if procs[0].stderr else ""
         finally:
             for p in procs:
-                _kill(p)
+                stop_group(p, grace_s=10)
                 if p.stderr:
                     p.stderr.close()
             if progress:
@@ -209,7 +191,6 @@ def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None
         stats = stats_of(result, secs)
         verdicts = []
         for s in slos:
-            from ._slo import observed
             value = observed(s.metric, stats)
             verdicts.append({"slo": s.text, "observed": value, "holds": bool(value == value and s.holds(value))})
         stages.append({"rate": r, "users": n_users, "seconds": secs, "stats": stats, "slos": verdicts,

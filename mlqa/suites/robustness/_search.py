@@ -11,9 +11,10 @@ from .._judge import judge
 from ._common import numeric_features, probe, sample
 
 
-def _confident(ctx: CheckContext, score: np.ndarray | None, min_margin: float) -> np.ndarray:
+def _confident(ctx: CheckContext, n: int, score: np.ndarray | None, min_margin: float) -> np.ndarray:
+    """Rows whose prediction is confident; every row when there is no score to judge by."""
     if ctx.task != "classification" or score is None:
-        return np.ones(0 if score is None else len(score), dtype=bool) if score is None else np.ones(len(score), bool)
+        return np.ones(n, dtype=bool)
     return np.abs(score - 0.5) >= min_margin
 
 
@@ -54,7 +55,7 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
         return CheckResult(status="error", message="no numeric feature to perturb")
     p = probe(ctx)
     base_pred, base_score = p.outputs(X)
-    keep = _confident(ctx, base_score, min_margin)
+    keep = _confident(ctx, len(X), base_score, min_margin)
     Xc = X[keep].reset_index(drop=True)
     base_pred = base_pred[keep]
     base_score = base_score[keep] if base_score is not None else None
