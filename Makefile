@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.mlqa-installed
 
 DC_VENV := .venv-deepchecks
 
-.PHONY: demo test env browser bench clean docs deepchecks-env
+.PHONY: demo demo-serving test env browser bench clean docs deepchecks-env
 
 env: $(STAMP)
 
@@ -34,6 +34,14 @@ demo: $(STAMP)
 	  echo "decision: mlqa-out/credit/decision.json (exit code $$code: 0 promote, 1 block)"; \
 	  echo "reports:  mlqa-out/credit/{results.json,decision.json,summary.md,report.html,junit.xml}"
 
+# the credit model served by `mlqa serve` on 127.0.0.1:8765, gated on latency, capacity,
+# cost and endpoint security (examples/credit/serving.yaml)
+demo-serving: $(STAMP)
+	@$(BIN)/python examples/credit/serving_demo.py --out mlqa-out/credit-serving; \
+	  code=$$?; \
+	  if [ $$code -gt 1 ]; then exit $$code; fi; \
+	  echo "decision: mlqa-out/credit-serving/decision.json (exit code $$code: 0 promote, 1 block)"
+
 test: $(STAMP) browser deepchecks-env
 	$(BIN)/python -m pytest -q -p no:randomly
 
@@ -43,6 +51,7 @@ docs: $(STAMP)
 bench: $(STAMP) deepchecks-env
 	$(BIN)/python bench/import_overhead.py
 	$(BIN)/python bench/gate_vs_deepchecks.py
+	$(BIN)/python bench/load_vs_locust.py
 
 clean:
 	rm -rf $(VENV) $(DC_VENV) mlqa-out

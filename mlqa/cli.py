@@ -49,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--token-env", metavar="VAR", help="environment variable holding the bearer token")
     s.add_argument("--insecure-no-auth", action="store_true", help="serve without auth (tests only)")
     s.add_argument("--rate-limit", default="100/s", help="per-client limit, e.g. 100/s (default)")
+    s.add_argument("--unlimited-token-env", metavar="VAR",
+                   help="environment variable holding a second bearer token that is not rate-limited "
+                        "(the load generator's, so latency.capacity measures the model, not the quota)")
     s.add_argument("--max-body", default="1MB", help="largest request body (default 1MB)")
+    s.add_argument("--latency-buckets", metavar="S,S,...",
+                   help="upper bounds in seconds of the /metrics latency histogram's buckets "
+                        "(default 0.001,0.0025,...,5: Prometheus' usual ladder)")
     i = sub.add_parser("init", help="write a starter mlqa.yaml from a data file and a model path")
     i.add_argument("--data", required=True, help="training data (CSV or Parquet)")
     i.add_argument("--test", help="test data (default: the same folder's test file if any)")

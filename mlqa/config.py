@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._config_endpoint import expand_env, parse_endpoint
 from ._types import ParamTypeError
 from ._yaml import LocatedYaml, load_yaml
 from .errors import ConfigError, did_you_mean
@@ -17,8 +18,6 @@ TOP_KEYS = ("version", "include", "model", "baseline", "data", "endpoint", "imag
             "seed", "checks", "gates", "deepchecks")
 MODEL_KEYS = ("path", "python", "format", "trusted")
 DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
-ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
-AUTH_KEYS = ("header", "token_env", "scheme")
 MODEL_FORMATS = ("skops", "joblib", "pickle")
 _INSTANCE = re.compile(r"^(?P<id>[a-z][a-z0-9_.]*)(\[(?P<name>[A-Za-z0-9_.:-]+)\])?$")
 
@@ -118,10 +117,12 @@ def parse_config(doc: LocatedYaml, *, registry: Registry | None = None) -> Confi
     model = _model_ref(doc, root.get("model"), ("model",), base)
     baseline = _model_ref(doc, root.get("baseline"), ("baseline",), base)
     data = _data(doc, root.get("data", {}), base)
-    endpoint = _endpoint(doc, root.get("endpoint"))
+    endpoint = parse_endpoint(doc, root.get("endpoint"))
     image = root.get("image")
     if image is not None and not isinstance(image, str):
         raise doc.error("`image` must be an image reference string", "image")
+    if image is not None:
+        image = expand_env(doc, image, "image")
     columns = _data_columns(doc, data)
     checks = _with_presets(doc, root, registry, columns, base)
     gates = _gates(doc, root.get("gates", {}))
@@ -258,25 +259,6 @@ def _data_columns(doc: LocatedYaml, data: DataConfig) -> list[str] | None:
             raise doc.error(f"column `{name}` (data.{key}) is not in the data", "data", key,
                             hint=did_you_mean(name, columns) or f"columns: {', '.join(columns)}")
     return columns
-
-
-def _endpoint(doc: LocatedYaml, value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    value = _mapping(doc, value, ("endpoint",), "url, protocol, model, auth")
-    _known_keys(doc, value, ENDPOINT_KEYS, ("endpoint",))
-    if not isinstance(value.get("url"), str):
-        raise doc.error("`endpoint.url` is required (http://host:port)", "endpoint")
-    if value.get("protocol", "oip-v2") not in ("oip-v2", "json"):
-        raise doc.error("`endpoint.protocol` must be oip-v2 or json", "endpoint", "protocol")
-    auth = value.get("auth")
-    if auth is not None:
-        auth = _mapping(doc, auth, ("endpoint", "auth"), "header, token_env")
-        if "token" in auth:
-            raise doc.error("secrets are never written in mlqa.yaml", "endpoint", "auth", "token",
-                            hint="name the environment variable that holds it: `token_env: MLQA_TOKEN`")
-        _known_keys(doc, auth, AUTH_KEYS, ("endpoint", "auth"))
-    return dict(value)
 
 
 def preset_path(name: str, base: Path) -> Path | None:

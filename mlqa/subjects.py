@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, SubjectError
@@ -143,6 +144,18 @@ class CheckContext:
             if key not in self._cache:
                 self._cache[key] = bootstrap_weights(n, replicates, self.seed)
             return self._cache[key]
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per run for `key`, so checks that need the same measurement (the
+        capacity a cost is priced from) share it. Computed outside the lock: a long
+        measurement never stalls the prediction cache."""
+        key = ("memo", *key)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            return self._cache.setdefault(key, value)
 
     def has(self, subject: str) -> bool:
         return getattr(self, subject, None) is not None

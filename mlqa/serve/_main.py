@@ -46,10 +46,29 @@ def main(args) -> int:  # noqa: ANN001 - argparse namespace
     elif not args.insecure_no_auth:
         raise MlqaError("refusing to serve without auth: pass --token-env VAR (the variable holding the "
                         "bearer token) or, for tests only, --insecure-no-auth")
+    extra = {"latency_buckets": _buckets(args.latency_buckets)} if args.latency_buckets else {}
+    unlimited = None
+    if args.unlimited_token_env:
+        unlimited = os.environ.get(args.unlimited_token_env)
+        if not unlimited or not token:
+            raise MlqaError(f"--unlimited-token-env {args.unlimited_token_env}: the variable must be set, "
+                            "and --token-env given too")
+        extra["unlimited_token"] = unlimited
     app = build_app(model, schema, ServeConfig(name=args.name, token=token, allow_no_auth=args.insecure_no_auth,
                                                rate_per_s=parse_rate(args.rate_limit),
-                                               max_body_bytes=parse_size(args.max_body)))
+                                               max_body_bytes=parse_size(args.max_body), **extra))
     print(f"mlqa serve: {args.name} on http://{args.host}:{args.port} (Open Inference Protocol v2; "
           f"{'bearer token from ' + args.token_env if token else 'NO AUTH'})", file=sys.stderr, flush=True)
     serve(app, host=args.host, port=args.port)
     return 0
+
+
+def _buckets(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise MlqaError(f"--latency-buckets {text[:40]!r}: give seconds separated by commas, "
+                        "e.g. 0.005,0.01,0.05") from None
+    if not values or any(b <= a for a, b in zip(values, values[1:])) or values[0] <= 0:
+        raise MlqaError("--latency-buckets must be positive and increasing")
+    return values

@@ -83,6 +83,11 @@ def _check_value(col: Column, value: Any, where: str) -> Any:
     raise RequestError(422, f"{where}: `{col.name}` must be a number or a string")
 
 
+#: the tensor data types of the Open Inference Protocol v2
+OIP_DATATYPES = frozenset({"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+                           "FP16", "FP32", "FP64", "BYTES"})
+
+
 def rows_from_oip(payload: Any, schema: Schema) -> dict[str, list]:
     """Open Inference Protocol v2 request -> column lists, validated against the schema."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
@@ -94,6 +99,9 @@ def rows_from_oip(payload: Any, schema: Schema) -> dict[str, list]:
         data = tensor.get("data")
         if not isinstance(data, list):
             raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `data` list")
+        if tensor.get("datatype") not in OIP_DATATYPES:
+            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `datatype`, one of "
+                                    f"{', '.join(sorted(OIP_DATATYPES))}")
         shape = tensor.get("shape")
         if not (isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
             raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs an integer `shape` list")

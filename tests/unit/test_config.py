@@ -190,3 +190,33 @@ def test_every_shipped_preset_loads(write_config, small_csvs):
         text = BASE.format(train=train.name, test=test.name, checks="  - data.drift")
         config = load_config(write_config(text.replace("version: 1\n", f"version: 1\ninclude: {name}\n")))
         assert len(config.checks) > 10, name
+
+
+ENDPOINT = "\nendpoint:\n  url: {url}\n  replicas: {replicas}\n"
+
+
+def with_endpoint(write_config, small_csvs, url: str, replicas="1") -> Path:
+    train, test = small_csvs
+    text = BASE.format(train=train.name, test=test.name, checks="  - data.drift") + ENDPOINT.format(
+        url=url, replicas=replicas)
+    return write_config(text)
+
+
+def test_endpoint_url_takes_environment_variables(write_config, small_csvs, monkeypatch):
+    path = with_endpoint(write_config, small_csvs, "${MLQA_T_URL:-http://127.0.0.1:1}/")
+    monkeypatch.delenv("MLQA_T_URL", raising=False)
+    assert load_config(path).endpoint["url"] == "http://127.0.0.1:1/"
+    monkeypatch.setenv("MLQA_T_URL", "http://10.0.0.7:9000")
+    assert load_config(path).endpoint["url"] == "http://10.0.0.7:9000/"
+
+
+def test_unset_variable_without_default_names_the_line(write_config, small_csvs, monkeypatch):
+    monkeypatch.delenv("MLQA_T_URL", raising=False)
+    err = error_of(with_endpoint(write_config, small_csvs, "http://${MLQA_T_URL}"))
+    assert err.line == 12 and "MLQA_T_URL is not set" in str(err) and "${MLQA_T_URL:-" in str(err)
+
+
+@pytest.mark.parametrize("replicas", ["0", "two", "1.5"])
+def test_replicas_must_be_a_positive_whole_number(write_config, small_csvs, replicas):
+    err = error_of(with_endpoint(write_config, small_csvs, "http://127.0.0.1:1", replicas))
+    assert err.line == 13 and "endpoint.replicas" in str(err)

@@ -21,15 +21,23 @@ SPEC = json.load(open(os.environ["MLQA_LOAD_SPEC"]))
 BODY = json.dumps(SPEC["payload"]).encode() if SPEC.get("payload") is not None else None
 HEADERS = {**SPEC.get("headers", {}), **({"Content-Type": "application/json"} if BODY is not None else {})}
 HIST = HdrHistogram(1, 120_000_000, 3)              # microseconds, 1 us .. 120 s, 3 digits
+LAG = HdrHistogram(1, 120_000_000, 3)               # how late each request left its schedule
 STATE = {"t0": None, "requests": 0, "errors": 0, "first": None, "last": None, "index": 0,
          "statuses": {}}
 LOCK = threading.Lock()
+#: gevent's libev loop waits in epoll, whose timeout is whole milliseconds: a sleep wakes
+#: about 1 ms late, so the schedule asks to wake that much early
+EPOLL_GRAIN_S = 0.001
 
 
-def _record(intended: float, done: float, ok: bool, status: int) -> None:
-    if intended < STATE["t0"] + SPEC["warmup_s"]:
-        return
-    HIST.record_value(max(int((done - intended) * 1e6), 1))
+def _record(intended: float, sent: float, done: float, ok: bool, status: int) -> None:
+    start = STATE["t0"] + SPEC["warmup_s"]
+    if not start <= intended < start + SPEC.get("window_s", float("inf")):
+        return          # the warm-up, or the tail locust runs on so that in-window answers arrive
+    # from the intended time when the request left late (the queue it waited in is latency),
+    # from the actual send when it left early
+    HIST.record_value(max(int((done - min(intended, sent)) * 1e6), 1))
+    LAG.record_value(max(int((sent - intended) * 1e6), 1))
     STATE["requests"] += 1
     STATE["errors"] += 0 if ok else 1
     STATE["statuses"][str(status)] = STATE["statuses"].get(str(status), 0) + 1
@@ -41,7 +49,8 @@ def _write(final: bool) -> None:
     out = os.path.join(SPEC["out_dir"], f"{'hist' if final else 'progress'}-{os.getpid()}.json")
     tmp = out + ".tmp"
     with open(tmp, "w") as fh:
-        json.dump({"hist": HIST.encode().decode() if final else None, "requests": STATE["requests"],
+        json.dump({"hist": HIST.encode().decode() if final else None,
+                   "lag": LAG.encode().decode() if final else None, "requests": STATE["requests"],
                    "errors": STATE["errors"], "first": STATE["first"], "last": STATE["last"],
                    "statuses": STATE["statuses"],
                    "p95_ms": HIST.get_value_at_percentile(95) / 1000 if STATE["requests"] else None}, fh)
@@ -92,10 +101,11 @@ class ModelUser(FastHttpUser):
             users = SPEC["users_per_process"]
             intended = STATE["t0"] + (self.k * users + self.slot) / rate
             self.k += 1
-            delay = intended - time.time()
+            delay = intended - time.time() - EPOLL_GRAIN_S
             if delay > 0:
                 gevent.sleep(delay)
         else:
             intended = time.time()
+        sent = time.time()
         ok, status = self._send()
-        _record(intended, time.time(), ok, status)
+        _record(intended, sent, time.time(), ok, status)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+#: what latency.load and latency.capacity judge when no `slo:` is given
+DEFAULT_SLO = ["p95 < 200ms", "error_rate < 1%"]
+
 _SLO = re.compile(r"^\s*(?P<metric>p\(?\d+(?:\.\d+)?\)?|avg|mean|med|max|min|error_rate|rps)\s*"
                   r"(?P<op><=|>=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|us|%)?\s*$")
 
@@ -45,3 +48,12 @@ def observed(metric: str, stats: dict[str, float]) -> float:
         return stats[f"p{metric[1:]}_ms"] if f"p{metric[1:]}_ms" in stats else stats["percentile"](float(metric[1:]))
     return {"avg": stats["mean_ms"], "max": stats["max_ms"], "min": stats["min_ms"],
             "error_rate": stats["error_rate"], "rps": stats["rps"]}[metric]
+
+
+def judge_slos(slos: list[Slo], stats: dict) -> list[dict]:
+    """Each SLO with the observed value and whether it holds (a value that is NaN never holds)."""
+    out = []
+    for s in slos:
+        value = observed(s.metric, stats)
+        out.append({"slo": s.text, "observed": value, "holds": bool(value == value and s.holds(value))})
+    return out

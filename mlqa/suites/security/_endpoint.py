@@ -79,6 +79,12 @@ def _malformed(ep: Endpoint, valid: dict):
     def dumps(v: Any) -> bytes:
         return json.dumps(v).encode()
 
+    # values no column type accepts: a container, a boolean, and for numeric tensors a
+    # string; never null (a missing value) or a number of the right type, which are valid
+    containers = st.lists(json_values, max_size=3) | st.dictionaries(st.text(max_size=8), json_values, max_size=3)
+    numeric = first is not None and first.get("datatype") != "BYTES"
+    wrong = containers | st.booleans() | (st.text(min_size=1, max_size=12) if numeric else st.nothing())
+
     def mutate_value(v: Any) -> bytes:
         if first is not None:
             return dumps({"inputs": [{**first, "data": [v] * len(first["data"])}] + valid["inputs"][1:]})
@@ -95,7 +101,7 @@ def _malformed(ep: Endpoint, valid: dict):
     ctype = st.just("application/json")
     return st.one_of(
         st.tuples(ctype, json_values.map(dumps)),
-        st.tuples(ctype, json_values.map(mutate_value)),
+        st.tuples(ctype, wrong.map(mutate_value)),
         st.tuples(ctype, st.integers(0, 20).map(drop_field)),
         st.tuples(ctype, st.integers(1, 40_000).map(lambda n: b"[" * n + b"]" * n)),
         st.tuples(ctype, st.integers(10_000, 400_000).map(lambda n: dumps({"inputs": [{"name": "x", "shape": [n],
@@ -113,7 +119,8 @@ def _malformed(ep: Endpoint, valid: dict):
 def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult:
     """Property-based fuzzing (hypothesis) of malformed requests to the inference route:
     random and mutated JSON, wrong types, missing fields, huge arrays, deep nesting,
-    invalid UTF-8, NaN / Infinity literals, wrong content types. Every answer must be a
+    invalid UTF-8, NaN / Infinity literals, wrong content types (a null is a missing value,
+    not malformed; a number in a numeric input is valid). Every answer must be a
     4xx within the endpoint's timeout — no 5xx, no hang — and no body may leak a stack
     trace, a file path or the credential. Reports the minimal failing request hypothesis
     shrank to; passes when none is found within `max_examples`.

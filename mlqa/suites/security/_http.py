@@ -25,14 +25,18 @@ class Endpoint:
     timeout: float
 
     @classmethod
-    def from_context(cls, ctx: CheckContext) -> "Endpoint":
+    def from_context(cls, ctx: CheckContext, token_env: str | None = None) -> "Endpoint":
+        """The context's endpoint; `token_env` names a variable holding another credential
+        to use instead of endpoint.auth.token_env's (a load generator's, say)."""
         e = ctx.endpoint or {}
         auth = e.get("auth") or {}
         token = None
-        if auth.get("token_env"):
-            token = os.environ.get(auth["token_env"])
+        var, where = (token_env, "the check's token_env") if token_env else (auth.get("token_env"),
+                                                                              "endpoint.auth.token_env")
+        if var:
+            token = os.environ.get(var)
             if not token:
-                raise LookupError(f"environment variable {auth['token_env']} (endpoint.auth.token_env) is not set")
+                raise LookupError(f"environment variable {var} ({where}) is not set")
         return cls(url=e["url"].rstrip("/"), protocol=e.get("protocol", "oip-v2"), model=e.get("model", "model"),
                    header=auth.get("header", "Authorization"), scheme=auth.get("scheme", "Bearer"), token=token,
                    timeout=float(e.get("timeout", 5.0)))

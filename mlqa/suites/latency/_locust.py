@@ -1,0 +1,163 @@
+"""Running locust in subprocesses and reading what they measured: HDR histograms merged
+across processes, the percentile ladder and the latency histogram charts."""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..._procs import free_port, stop_group
+
+LOCUSTFILE = Path(__file__).with_name("_locustfile.py")
+PERCENTILES = (50, 75, 90, 95, 99, 99.9, 99.99)
+
+
+def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress: str | None) -> dict:
+    """Run locust (locally, or a master with `workers` local workers) and merge the HDR
+    histograms every process wrote. Every process is killed, whatever happens."""
+    from hdrh.histogram import HdrHistogram
+    with tempfile.TemporaryDirectory(prefix="mlqa-load-") as tmp:
+        spec = {**spec, "out_dir": tmp}
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        env = {**os.environ, "MLQA_LOAD_SPEC": str(spec_path)}
+        base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+                "--loglevel", "WARNING", "--stop-timeout", "2", "--host", spec["host"]]
+        procs: list[subprocess.Popen] = []
+        run = ["-u", str(users), "-r", str(users), "-t", f"{math.ceil(seconds)}s"]
+        try:
+            if workers:
+                port = free_port()
+                procs.append(subprocess.Popen(base + run + ["--master", "--expect-workers", str(workers),
+                                                            "--master-bind-host", "127.0.0.1",
+                                                            "--master-bind-port", str(port)],
+                                              env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.PIPE))
+                for _ in range(workers):
+                    procs.append(subprocess.Popen(base + ["--worker", "--master-host", "127.0.0.1",
+                                                          "--master-port", str(port)],
+                                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL))
+            else:
+                procs.append(subprocess.Popen(base + run, env=env, start_new_session=True,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            deadline = time.monotonic() + seconds + 60
+            started = time.monotonic()
+            while procs[0].poll() is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"locust did not finish within {seconds + 60:.0f}s")
+                time.sleep(0.5)
+                if progress:
+                    _progress_line(progress, tmp, time.monotonic() - started, seconds)
+            for p in procs[1:]:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    pass
+            stderr = procs[0].stderr.read().decode(errors="replace") if procs[0].stderr else ""
+        finally:
+            for p in procs:
+                stop_group(p, grace_s=10)
+                if p.stderr:
+                    p.stderr.close()
+            if progress:
+                print(file=sys.stderr)
+        merged, lag = HdrHistogram(1, 120_000_000, 3), HdrHistogram(1, 120_000_000, 3)
+        totals = {"requests": 0, "errors": 0, "first": None, "last": None, "statuses": {}, "processes": 0}
+        for f in glob.glob(os.path.join(tmp, "hist-*.json")):
+            data = json.loads(Path(f).read_text())
+            totals["processes"] += 1
+            if data["hist"]:
+                merged.add(HdrHistogram.decode(data["hist"]))
+                lag.add(HdrHistogram.decode(data["lag"]))
+            totals["requests"] += data["requests"]
+            totals["errors"] += data["errors"]
+            for k, v in data["statuses"].items():
+                totals["statuses"][k] = totals["statuses"].get(k, 0) + v
+            for key, pick in (("first", min), ("last", max)):
+                if data[key] is not None:
+                    totals[key] = data[key] if totals[key] is None else pick(totals[key], data[key])
+        if totals["processes"] == 0:
+            raise RuntimeError(f"locust wrote no measurements: {stderr.strip()[-400:]}")
+        return {"hist": merged, "lag": lag, **totals}
+
+
+def _progress_line(label: str, folder: str, elapsed: float, total: float) -> None:
+    if not sys.stderr.isatty():
+        return
+    reqs = errs = 0
+    p95 = None
+    for f in glob.glob(os.path.join(folder, "progress-*.json")):
+        try:
+            d = json.loads(Path(f).read_text())
+        except (OSError, ValueError):
+            continue
+        reqs += d["requests"]
+        errs += d["errors"]
+        p95 = d["p95_ms"] if d["p95_ms"] is not None else p95
+    print(f"\r{label} {elapsed:5.1f}/{total:.0f}s  requests {reqs}  errors {errs}  "
+          f"p95 {'-' if p95 is None else f'{p95:.1f}ms'}   ", end="", file=sys.stderr, flush=True)
+
+
+def stats_of(run: dict, window_s: float) -> dict:
+    h = run["hist"]
+    n = run["requests"]
+    stats = {f"p{p:g}_ms": h.get_value_at_percentile(p) / 1000 for p in PERCENTILES} if n else {}
+    stats.update({"mean_ms": h.get_mean_value() / 1000 if n else float("nan"),
+                  "max_ms": h.get_max_value() / 1000 if n else float("nan"),
+                  "min_ms": h.get_min_value() / 1000 if n else float("nan"),
+                  "error_rate": run["errors"] / n if n else float("nan"),
+                  "rps": n / window_s if window_s > 0 else float("nan"), "requests": float(n),
+                  # how late requests left their schedule: the generator's own lag, in the latency
+                  "send_lag_p50_ms": run["lag"].get_value_at_percentile(50) / 1000 if n else float("nan"),
+                  "send_lag_p99_ms": run["lag"].get_value_at_percentile(99) / 1000 if n else float("nan")})
+    stats["percentile"] = lambda p: h.get_value_at_percentile(p) / 1000
+    return stats
+
+
+def measure(ep, payload: dict, *, rate: float | None, users: int, seconds: float, warmup: float,
+            workers: int = 0, label: str = "latency.load") -> dict:
+    """One locust run against `ep`: `rate` per second on a fixed schedule (open model) or
+    `users` sending back to back (closed model), `warmup` seconds excluded. Returns the
+    merged histogram's statistics, the status counts and how many requests were scheduled."""
+    procs = max(workers, 1)
+    users = max(users, procs)
+    spec = {"host": ep.url, "route": ep.infer_route, "payload": payload, "headers": ep.auth_headers(),
+            "warmup_s": warmup, "window_s": seconds, "users_per_process": users // procs,
+            "rate_per_process": (rate / procs) if rate else None}
+    # one more second than measured, so requests sent at the window's end are answered
+    run = run_locust(spec, users=users, seconds=seconds + warmup + 1, workers=workers, progress=label)
+    stats = stats_of(run, seconds)
+    return {"stats": stats, "statuses": run["statuses"], "processes": run["processes"], "hist": run["hist"],
+            "users": users, "rate": rate, "seconds": seconds,
+            "scheduled": rate * seconds if rate else None}
+
+
+def histogram_chart(title: str, hist, bins: int = 24) -> dict | None:
+    """The latency distribution as log-spaced bars (milliseconds), from the HDR histogram."""
+    from .._judge import bar_chart
+    if hist.get_total_count() == 0:
+        return None
+    lo, hi = max(hist.get_min_value(), 1), max(hist.get_max_value(), 2)
+    if hi <= lo * 1.05:
+        hi = lo * 1.05 + 1
+    step = (math.log(hi) - math.log(lo)) / bins
+    edges = [lo * math.exp(step * i) for i in range(bins + 1)]
+    counts = [0] * bins
+    for item in hist.get_recorded_iterator():
+        v = item.value_iterated_to
+        i = min(int((math.log(max(v, lo)) - math.log(lo)) / step), bins - 1) if step > 0 else 0
+        counts[i] += item.count_added_in_this_iter_step
+    labels = [f"{_ms(edges[i])}-{_ms(edges[i + 1])}" for i in range(bins)]
+    return bar_chart(title, labels, counts, y_label="requests (x: ms)")
+
+
+def _ms(us: float) -> str:
+    ms = us / 1000
+    return f"{ms:.3g}"

@@ -1,0 +1,85 @@
+"""examples/credit/serving.yaml end to end: `mlqa serve` with the credit model on 127.0.0.1,
+gated from the CLI (`mlqa gate`) and from pytest (`--mlqa-config`), with the latency
+histogram, the SLO table and the findings table in report.html. No locust process
+survives (the server's teardown is tested in test_serve_and_endpoint_security)."""
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from servers import free_port, processes_mentioning, running
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "credit"
+SERVING = EXAMPLE / "serving.yaml"
+
+
+@pytest.fixture(scope="module")
+def replica():
+    env = {"MLQA_TOKEN": secrets.token_urlsafe(16), "MLQA_LOADGEN_TOKEN": secrets.token_urlsafe(16)}
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlqa.cli", "serve", "--config", str(EXAMPLE / "mlqa.yaml"), "--port", str(port),
+           "--token-env", "MLQA_TOKEN", "--unlimited-token-env", "MLQA_LOADGEN_TOKEN", "--rate-limit", "10/s"]
+    with running(cmd, port=port, env=env, timeout=60) as url:
+        yield {**os.environ, **env, "CREDIT_ENDPOINT": url}
+
+
+@pytest.fixture(scope="module")
+def gated(replica, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serving-gate")
+    proc = subprocess.run([sys.executable, "-m", "mlqa.cli", "gate", str(SERVING), "--stage", "production",
+                           "--out", str(out)], env=replica, capture_output=True, text=True, timeout=600)
+    results = {r["id"]: r for r in json.loads((out / "results.json").read_text())["checks"]}
+    return proc, results, out
+
+
+def test_every_serving_check_ran_and_the_secure_replica_passes_security(gated):
+    proc, results, _ = gated
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert set(results) == {"security.model_file", "latency.inference", "latency.load", "latency.capacity",
+                            "cost.per_1k_predictions", "security.endpoint_auth", "security.endpoint_input",
+                            "security.endpoint_rate_limit", "security.trivy_config", "security.trivy_fs"}
+    errors = {k: r["message"] for k, r in results.items() if r["status"] == "error"}
+    assert not errors
+    for key in ("security.model_file", "security.endpoint_auth", "security.endpoint_input",
+                "security.endpoint_rate_limit", "security.trivy_config", "security.trivy_fs"):
+        assert results[key]["status"] == "passed", (key, results[key]["message"])
+
+
+def test_load_capacity_and_cost_explain_themselves(gated):
+    _, results, _ = gated
+    load = results["latency.load"]
+    assert {s["slo"] for s in load["evidence"]["slos"]} == {"p95 < 200ms", "p99 < 500ms", "error_rate < 0.1%"}
+    assert load["metrics"]["requests"] > 100 and load["thresholds"]["p95_ms"] == "< 200"
+    cap = results["latency.capacity"]
+    assert cap["metrics"]["capacity_rps"] > 0 and cap["evidence"]["probes"]
+    cost = results["cost.per_1k_predictions"]
+    expected = 0.20 / (cap["metrics"]["capacity_rps"] * 3600) * 1000
+    assert cost["metrics"]["usd_per_1k_predictions"] == pytest.approx(expected, rel=1e-6), \
+        "the cost is priced from the capacity measured in the same run"
+
+
+def test_report_shows_latency_histogram_slo_table_and_findings(gated):
+    _, _, out = gated
+    html = (out / "report.html").read_text()
+    for fragment in ("Latency histogram (from intended send time)", "Latency by percentile",
+                     "Latency against offered rate", "p99 &lt; 500ms", "KSV-0125"):
+        assert fragment in html, fragment
+
+
+def test_the_same_config_runs_under_pytest(replica, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                           "--mlqa-config", str(SERVING), "--mlqa-stage", "production", "--mlqa-out", str(tmp_path),
+                           "-k", "endpoint_auth or latency.load or model_file"],
+                          cwd=tmp_path, env=replica, capture_output=True, text=True, timeout=300)
+    assert "3 passed" in proc.stdout, proc.stdout[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())["checks"]
+    assert {r["id"] for r in results} == {"security.model_file", "security.endpoint_auth", "latency.load"}
+
+
+def test_no_locust_is_left_behind():
+    assert processes_mentioning("_locustfile.py") == []
