@@ -1,0 +1,257 @@
+"""Bringing the stack up and down, and the client of its control plane (the fault surface
+the stack's tests use and the chaos engine drives)."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .._procs import free_port, signal_all, tagged
+from ..errors import MlqaError
+from ._store import ModelStore, write_json
+from ._topology import Topology, load_topology
+
+DEFAULT_DIR = ".mlqa-stack"
+TOKEN_ENV = "MLQA_STACK_TOKEN"
+
+
+class StackError(MlqaError):
+    """The stack could not be brought up, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running stack: its gateway, the client token and the fault surface."""
+
+    state_dir: Path
+    gateway_url: str
+    token: str
+    control_url: str
+    admin_token: str
+    stack_id: str
+
+    @classmethod
+    def attach(cls, state_dir: str | Path = DEFAULT_DIR) -> "Stack":
+        d = Path(state_dir).resolve()
+        try:
+            plan = json.loads((d / "plan.json").read_text())
+            sec = json.loads((d / "secrets.json").read_text())
+        except OSError:
+            raise StackError(f"no stack in {d}: run `mlqa stack up` first") from None
+        return cls(state_dir=d, gateway_url=f"http://127.0.0.1:{plan['gateway_port']}", token=sec["token"],
+                   control_url=f"http://127.0.0.1:{plan['control_port']}", admin_token=sec["admin"],
+                   stack_id=plan["stack_id"])
+
+    def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> Any:
+        import httpx
+        try:
+            r = httpx.request(method, self.control_url + path, json=body, timeout=timeout,
+                              headers={"Authorization": f"Bearer {self.admin_token}"})
+        except httpx.HTTPError as exc:
+            raise StackError(f"the stack's control plane at {self.control_url} does not answer "
+                             f"({type(exc).__name__}): is it up?") from None
+        data = r.json()
+        if r.status_code != 200:
+            raise StackError(data.get("error", f"control plane answered {r.status_code}"))
+        return data.get("result", data)
+
+    def state(self) -> dict:
+        return self._call("GET", "/state")
+
+    def kill_node(self, node: str) -> list[int]:
+        return self._call("POST", f"/nodes/{node}/kill")["killed_pids"]
+
+    def restart_node(self, node: str) -> None:
+        self._call("POST", f"/nodes/{node}/restart")
+
+    def pause_node(self, node: str) -> None:
+        self._call("POST", f"/nodes/{node}/pause")
+
+    def resume_node(self, node: str) -> None:
+        self._call("POST", f"/nodes/{node}/resume")
+
+    def kill_zone(self, zone: str) -> dict[str, list[int]]:
+        return self._call("POST", f"/zones/{zone}/kill")
+
+    def restart_zone(self, zone: str) -> None:
+        self._call("POST", f"/zones/{zone}/restart")
+
+    def degrade_zone(self, zone: str, *, latency_ms: float = 0, drop: float = 0) -> dict:
+        """Add latency to, or drop a share of, the traffic between the gateway and `zone`."""
+        return self._call("PUT", f"/zones/{zone}/network", {"latency_ms": latency_ms, "drop": drop})
+
+    def heal_zone(self, zone: str) -> dict:
+        return self.degrade_zone(zone)
+
+    def fault_gpu(self, node: str, index: int, xid: int = 79) -> dict:
+        return self._call("POST", f"/nodes/{node}/gpus/{index}/fault", {"xid": xid})
+
+    def heal_gpu(self, node: str, index: int) -> dict:
+        return self._call("POST", f"/nodes/{node}/gpus/{index}/heal")
+
+    def start_training(self, **overrides: Any) -> dict:
+        return self._call("POST", "/training/start", overrides)
+
+    def training(self) -> dict:
+        return self.state()["training"]
+
+    def gateway_state(self) -> dict:
+        import httpx
+        return httpx.get(self.gateway_url + "/admin/state", timeout=2,
+                         headers={"Authorization": f"Bearer {self.admin_token}"}).json()
+
+    def wait(self, predicate, timeout: float, what: str, interval: float = 0.2) -> Any:  # noqa: ANN001
+        """Poll `predicate(state)` until it returns something truthy (bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            got = predicate(state)
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise StackError(f"timed out after {timeout:g}s waiting for {what}")
+            time.sleep(interval)
+
+    def down(self, timeout: float = 30) -> None:
+        down(self.state_dir, timeout=timeout)
+
+
+def _reference_model(build: Path, seed: int = 0) -> tuple[Path, Path, str]:
+    """The stack's own model when the topology names none: a scikit-learn pipeline on a
+    seeded synthetic credit-like table (fast to train, fast to serve)."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(seed)
+    n = 2000
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n).astype(float), "hours": rng.normal(40, 10, n).round(),
+                          "income_k": rng.lognormal(3.5, 0.5, n).round(1), "debt_ratio": rng.uniform(0, 1, n).round(3),
+                          "tenure_y": rng.integers(0, 30, n).astype(float)})
+    logit = 0.04 * (frame.age - 45) + 0.03 * (frame.hours - 40) + 0.02 * (frame.income_k - 35) \
+        - 2.5 * (frame.debt_ratio - 0.5) + 0.05 * (frame.tenure_y - 15)
+    frame["approved"] = (rng.uniform(0, 1, n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(frame.drop(columns="approved"), frame.approved)
+    build.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, build / "reference-model.joblib")
+    frame.to_csv(build / "reference-train.csv", index=False)
+    return build / "reference-model.joblib", build / "reference-train.csv", "approved"
+
+
+def _running(state_dir: Path) -> bool:
+    try:
+        plan = json.loads((state_dir / "plan.json").read_text())
+    except OSError:
+        return False
+    return bool(tagged(MLQA_STACK_ID=plan["stack_id"])) or _supervisor_alive(state_dir)
+
+
+def _supervisor_alive(state_dir: Path) -> bool:
+    try:
+        return _exists(int((state_dir / "supervisor.pid").read_text()))
+    except (OSError, ValueError):
+        return False
+
+
+def up(topology: str | Path | Topology | None = None, state_dir: str | Path = DEFAULT_DIR, *,
+       owner_pid: int | None = None, timeout: float = 90) -> Stack:
+    """Start the stack and return once every replica is healthy behind the gateway. With
+    `owner_pid`, the stack stops itself when that process is gone (a test session)."""
+    d = Path(state_dir).resolve()
+    if _running(d):
+        raise StackError(f"a stack is already running in {d}: `mlqa stack down` first (or pick --state-dir)")
+    topo = topology if isinstance(topology, Topology) else load_topology(topology)
+    for sub in ("logs", "models", "nodes", "checkpoints"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    m = topo.model
+    if m.path:
+        model_file, data, label = Path(m.path), m.data, m.label
+    else:
+        model_file, data_path, label = _reference_model(d / "build")
+        data = str(data_path)
+    digest = ModelStore(d / "models").put(model_file)
+    sec = {"token": secrets.token_urlsafe(24), "internal": secrets.token_urlsafe(24),
+           "admin": secrets.token_urlsafe(24)}
+    write_json(d / "secrets.json", sec)
+    os.chmod(d / "secrets.json", 0o600)
+    (d / "token").write_text(sec["token"])
+    os.chmod(d / "token", 0o600)
+    topo_dict = asdict(topo)
+    plan = {"stack_id": uuid.uuid4().hex[:12], "topology": topo_dict, "token_env": TOKEN_ENV,
+            "gateway_port": free_port(), "control_port": free_port(), "owner_pid": owner_pid,
+            "replica_ports": {n.name: [free_port() for _ in range(n.replicas)] for n in topo.nodes},
+            "model": {"digest": digest, "data": data, "label": label, "trusted": list(m.trusted)}}
+    write_json(d / "plan.json", plan)
+    log = open(d / "logs" / "supervisor.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "mlqa.stack._supervisor", str(d)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True, cwd=d)
+    log.close()
+    (d / "supervisor.pid").write_text(str(proc.pid))
+    stack = Stack.attach(d)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            tail = (d / "logs" / "supervisor.log").read_text(errors="replace")[-1500:]
+            down(d)
+            raise StackError(f"the supervisor exited with {proc.returncode}:\n{tail}")
+        try:
+            if stack.state().get("ready"):
+                return stack
+        except StackError:
+            pass
+        if time.monotonic() > deadline:
+            down(d)
+            raise StackError(f"the stack was not ready within {timeout:g}s; logs in {d / 'logs'}")
+        time.sleep(0.2)
+
+
+def down(state_dir: str | Path = DEFAULT_DIR, timeout: float = 30) -> list[int]:
+    """Stop the stack: ask the supervisor, then kill whatever still carries the stack's id
+    (walking every process, whatever session it started). Returns the pids it had to kill."""
+    d = Path(state_dir).resolve()
+    try:
+        plan = json.loads((d / "plan.json").read_text())
+    except OSError:
+        return []
+    try:
+        Stack.attach(d)._call("POST", "/shutdown", timeout=5)
+    except StackError:
+        pass
+    deadline = time.monotonic() + timeout
+    while _supervisor_alive(d) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftovers = tagged(MLQA_STACK_ID=plan["stack_id"])
+    try:
+        leftovers.add(int((d / "supervisor.pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    leftovers = {p for p in leftovers if _exists(p)}
+    signal_all(leftovers, signal.SIGCONT)
+    signal_all(leftovers, signal.SIGKILL)
+    (d / "supervisor.pid").unlink(missing_ok=True)
+    return sorted(leftovers)
+
+
+def _exists(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not; one that is our child is reaped)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"

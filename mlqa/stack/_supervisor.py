@@ -1,0 +1,371 @@
+"""The control plane: one supervisor that owns every node's processes.
+
+    python -m mlqa.stack._supervisor STATE_DIR
+
+It starts the gateway and, per node, the serving replicas (and the training agent while a
+job runs); restarts a process that dies on its own; carries out faults (kill, pause a node
+or a zone, fault a GPU, degrade a zone's network) and their reverses; restarts a killed
+node after `node_restart_delay_s` when the topology sets one (cloud auto-repair); hosts the
+training rendezvous; writes `state.json`; and stops everything on `/shutdown`, or when the
+process that owns it (a pytest session) is gone. Its HTTP API listens on 127.0.0.1 and
+needs the admin token.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .._procs import descendants, signal_all, tagged
+from ._store import ModelStore, write_json
+
+XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94: "contained ECC error",
+               13: "graphics engine exception", 31: "GPU memory page fault", 63: "ECC page retirement",
+               64: "ECC page retirement failure", 74: "NVLink error", 92: "high single-bit ECC error rate",
+               95: "uncontained ECC error"}
+
+
+class Supervisor:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.plan = json.loads((state_dir / "plan.json").read_text())
+        self.secrets = json.loads((state_dir / "secrets.json").read_text())
+        self.topology = self.plan["topology"]
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.procs: dict[str, list[subprocess.Popen]] = {}
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.gateway: subprocess.Popen | None = None
+        self.events: list[dict] = []
+        self.env = {**os.environ, "MLQA_STACK_ID": self.plan["stack_id"],
+                    self.plan["token_env"]: self.secrets["token"],
+                    "MLQA_STACK_INTERNAL_TOKEN": self.secrets["internal"],
+                    "MLQA_STACK_ADMIN_TOKEN": self.secrets["admin"]}
+        self.model_path = str(ModelStore(state_dir / "models").path(self.plan["model"]["digest"]))
+        from ._training import TrainingJob
+        self.training = TrainingJob(self)
+        for node in self.topology["nodes"]:
+            self.nodes[node["name"]] = {"zone": node["zone"], "status": "starting", "since": time.time(),
+                                        "restart_at": None, "restarts": 0}
+            self._write_gpus(node["name"], [{"index": i, "healthy": True, "xid": None, "reason": None}
+                                            for i in range(node["gpus"])])
+
+    # -- processes ---------------------------------------------------------------------------
+    def _spawn(self, cmd: list[str], log: str, node: str | None = None) -> subprocess.Popen:
+        env = dict(self.env)
+        if node:
+            env.update(MLQA_STACK_NODE=node, MLQA_STACK_ZONE=self.nodes[node]["zone"])
+        out = open(self.dir / "logs" / log, "ab")
+        try:
+            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=self.dir)
+        finally:
+            out.close()
+
+    def _replica_cmd(self, port: int) -> list[str]:
+        m = self.plan["model"]
+        cmd = [sys.executable, "-m", "mlqa.cli", "serve", self.model_path, "--port", str(port),
+               "--token-env", self.plan["token_env"], "--unlimited-token-env", "MLQA_STACK_INTERNAL_TOKEN",
+               "--rate-limit", "100000/s"]
+        if m.get("data"):
+            cmd += ["--data", m["data"]] + (["--label", m["label"]] if m.get("label") else [])
+        for t in m.get("trusted") or ():
+            cmd += ["--trusted", t]
+        return cmd
+
+    def start_node(self, name: str) -> None:
+        with self.lock:
+            ports = self.plan["replica_ports"][name]
+            self.procs[name] = [self._spawn(self._replica_cmd(p), f"{name}-replica-{i + 1}.log", name)
+                                for i, p in enumerate(ports)]
+            self.nodes[name].update(status="up", since=time.time(), restart_at=None)
+            self.training.node_started(name)
+
+    def node_pids(self, name: str) -> set[int]:
+        roots = [p.pid for p in self.procs.get(name, []) if p.poll() is None]
+        roots += self.training.agent_pids(name)
+        return descendants(roots) | tagged(MLQA_STACK_ID=self.plan["stack_id"], MLQA_STACK_NODE=name)
+
+    def kill_node(self, name: str, *, reason: str = "fault") -> list[int]:
+        with self.lock:
+            pids = sorted(self.node_pids(name))
+            signal_all(set(pids), signal.SIGCONT)         # a paused process must die too
+            signal_all(set(pids), signal.SIGKILL)
+            for p in self.procs.pop(name, []):
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.training.node_killed(name)
+            delay = self.topology.get("node_restart_delay_s")
+            self.nodes[name].update(status="down", since=time.time(),
+                                    restart_at=None if delay is None or reason == "shutdown" else time.time() + delay)
+            self._event("kill_node", node=name, pids=len(pids), reason=reason)
+            return pids
+
+    def restart_node(self, name: str) -> None:
+        with self.lock:
+            if self.nodes[name]["status"] == "paused":
+                self.resume_node(name)
+            if self.nodes[name]["status"] != "down":
+                self.kill_node(name, reason="restart")
+            self.nodes[name]["restarts"] += 1
+            self.start_node(name)
+            self._event("restart_node", node=name)
+
+    def pause_node(self, name: str) -> None:
+        with self.lock:
+            signal_all(self.node_pids(name), signal.SIGSTOP)
+            self.nodes[name].update(status="paused", since=time.time())
+            self._event("pause_node", node=name)
+
+    def resume_node(self, name: str) -> None:
+        with self.lock:
+            signal_all(self.node_pids(name), signal.SIGCONT)
+            self.nodes[name].update(status="up", since=time.time())
+            self._event("resume_node", node=name)
+
+    def zone_nodes(self, zone: str) -> list[str]:
+        found = [n for n, s in self.nodes.items() if s["zone"] == zone]
+        if not found:
+            raise KeyError(f"no zone {zone!r}")
+        return found
+
+    # -- GPUs --------------------------------------------------------------------------------
+    def gpus_file(self, node: str) -> Path:
+        return self.dir / "nodes" / node / "gpus.json"
+
+    def _write_gpus(self, node: str, gpus: list[dict]) -> None:
+        write_json(self.gpus_file(node), gpus)
+
+    def gpus(self, node: str) -> list[dict]:
+        return json.loads(self.gpus_file(node).read_text())
+
+    def fault_gpu(self, node: str, index: int, xid: int) -> dict:
+        with self.lock:
+            gpus = self.gpus(node)
+            if not 0 <= index < len(gpus):
+                raise KeyError(f"{node} has no GPU {index}")
+            gpus[index].update(healthy=False, xid=xid, reason=XID_MEANING.get(xid, "GPU error"))
+            self._write_gpus(node, gpus)
+            self._event("fault_gpu", node=node, gpu=index, xid=xid)
+            return gpus[index]
+
+    def heal_gpu(self, node: str, index: int) -> dict:
+        with self.lock:
+            gpus = self.gpus(node)
+            gpus[index].update(healthy=True, xid=None, reason=None)
+            self._write_gpus(node, gpus)
+            self._event("heal_gpu", node=node, gpu=index)
+            return gpus[index]
+
+    # -- the gateway -------------------------------------------------------------------------
+    def start_gateway(self) -> None:
+        config = {"port": self.plan["gateway_port"], "token_env": self.plan["token_env"],
+                  "internal_token_env": "MLQA_STACK_INTERNAL_TOKEN", "admin_token_env": "MLQA_STACK_ADMIN_TOKEN",
+                  "settings": self.topology["gateway"],
+                  "upstreams": [{"node": n, "zone": self.nodes[n]["zone"], "url": f"http://127.0.0.1:{p}"}
+                                for n, ports in self.plan["replica_ports"].items() for p in ports]}
+        write_json(self.dir / "gateway.json", config)
+        self.gateway = self._spawn([sys.executable, "-m", "mlqa.stack._gateway", str(self.dir / "gateway.json")],
+                                   "gateway.log")
+
+    def gateway_call(self, method: str, path: str, body: dict | None = None) -> dict:
+        import httpx
+        r = httpx.request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
+                          headers={"Authorization": f"Bearer {self.secrets['admin']}"})
+        return r.json()
+
+    # -- state -------------------------------------------------------------------------------
+    def _event(self, kind: str, **detail: Any) -> None:
+        self.events.append({"at": time.time(), "event": kind, **detail})
+        del self.events[:-200]
+
+    def state(self) -> dict:
+        with self.lock:
+            try:
+                gw = self.gateway_call("GET", "/admin/state")
+            except Exception:  # noqa: BLE001 - the gateway may be starting or gone
+                gw = {"upstreams": [], "healthy_by_zone": {}}
+            health = {u["node"]: u["healthy"] for u in gw.get("upstreams", [])}
+            nodes = []
+            for name, st in self.nodes.items():
+                procs = self.procs.get(name, [])
+                nodes.append({"name": name, **st, "pids": sorted(self.node_pids(name)) if st["status"] != "down" else [],
+                              "replicas": [{"port": port, "pid": p.pid if p else None,
+                                            "alive": bool(p and p.poll() is None), "healthy": health.get(name, False)}
+                                           for port, p in zip(self.plan["replica_ports"][name],
+                                                              procs + [None] * len(self.plan["replica_ports"][name]))],
+                              "gpus": self.gpus(name)})
+            return {"stack_id": self.plan["stack_id"], "supervisor_pid": os.getpid(),
+                    "gateway": {"url": f"http://127.0.0.1:{self.plan['gateway_port']}",
+                                "pid": self.gateway.pid if self.gateway else None,
+                                "alive": bool(self.gateway and self.gateway.poll() is None),
+                                "healthy_by_zone": gw.get("healthy_by_zone", {}), "faults": gw.get("faults", {})},
+                    "token_env": self.plan["token_env"], "token_file": str(self.dir / "token"),
+                    "zones": sorted({s["zone"] for s in self.nodes.values()}), "nodes": nodes,
+                    "training": self.training.state(), "events": self.events[-20:],
+                    "ready": all(health.get(n, False) or not self.plan["replica_ports"][n] for n in self.nodes
+                                 if self.nodes[n]["status"] == "up") and bool(gw.get("upstreams"))}
+
+    def monitor(self) -> None:
+        owner = self.plan.get("owner_pid")
+        while not self.stopping.wait(0.25):
+            with self.lock:
+                for name, st in self.nodes.items():
+                    if st["status"] == "up":
+                        for i, p in enumerate(self.procs.get(name, [])):
+                            if p.poll() is not None:          # died on its own: restart it, as a kubelet would
+                                port = self.plan["replica_ports"][name][i]
+                                self.procs[name][i] = self._spawn(self._replica_cmd(port),
+                                                                  f"{name}-replica-{i + 1}.log", name)
+                                self._event("replica_restarted", node=name, exit_code=p.returncode)
+                    elif st["status"] == "down" and st["restart_at"] and time.time() >= st["restart_at"]:
+                        self.nodes[name]["restarts"] += 1
+                        self.start_node(name)
+                        self._event("auto_repair", node=name)
+                if self.gateway is not None and self.gateway.poll() is not None and not self.stopping.is_set():
+                    self._event("gateway_restarted", exit_code=self.gateway.returncode)
+                    self.start_gateway()
+                self.training.poll()
+            if owner and not _alive(owner):
+                self._event("owner_gone", pid=owner)
+                self.shutdown()
+                return
+
+    def shutdown(self) -> None:
+        if self.stopping.is_set() and self.gateway is None:
+            return
+        self.stopping.set()
+        with self.lock:
+            self.training.stop()
+            for name in list(self.nodes):
+                if self.nodes[name]["status"] != "down":
+                    self.kill_node(name, reason="shutdown")
+            if self.gateway is not None:
+                pids = descendants([self.gateway.pid])
+                signal_all(pids, signal.SIGKILL)
+                self.gateway.wait(timeout=5)
+                self.gateway = None
+            leftovers = tagged(MLQA_STACK_ID=self.plan["stack_id"])
+            signal_all(leftovers, signal.SIGKILL)
+            write_json(self.dir / "state.json", {"stack_id": self.plan["stack_id"], "stopped_at": time.time()})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _handler(sup: Supervisor):
+    routes = {
+        ("POST", "nodes", "kill"): lambda a, b: {"killed_pids": sup.kill_node(a[0])},
+        ("POST", "nodes", "restart"): lambda a, b: sup.restart_node(a[0]),
+        ("POST", "nodes", "pause"): lambda a, b: sup.pause_node(a[0]),
+        ("POST", "nodes", "resume"): lambda a, b: sup.resume_node(a[0]),
+        ("POST", "zones", "kill"): lambda a, b: {n: sup.kill_node(n) for n in sup.zone_nodes(a[0])},
+        ("POST", "zones", "restart"): lambda a, b: [sup.restart_node(n) for n in sup.zone_nodes(a[0])],
+        ("POST", "zones", "pause"): lambda a, b: [sup.pause_node(n) for n in sup.zone_nodes(a[0])],
+        ("POST", "zones", "resume"): lambda a, b: [sup.resume_node(n) for n in sup.zone_nodes(a[0])],
+        ("PUT", "zones", "network"): lambda a, b: sup.gateway_call("PUT", f"/admin/zones/{a[0]}/network", b),
+        ("POST", "gpus", "fault"): lambda a, b: sup.fault_gpu(a[0], int(a[1]), int(b.get("xid", 79))),
+        ("POST", "gpus", "heal"): lambda a, b: sup.heal_gpu(a[0], int(a[1])),
+        ("POST", "training", "start"): lambda a, b: sup.training.start(b),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body, default=str).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _route(self, method: str) -> None:
+            given = self.headers.get("Authorization", "").partition(" ")[2].encode()
+            if not hmac.compare_digest(given, sup.secrets["admin"].encode()):
+                return self._reply(401, {"error": "admin token required"})
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                return self._reply(400, {"error": "body is not JSON"})
+            parts = [p for p in self.path.split("/") if p]
+            try:
+                if method == "GET" and parts == ["state"]:
+                    return self._reply(200, sup.state())
+                if method == "POST" and parts == ["shutdown"]:
+                    self._reply(200, {"stopping": True})
+                    threading.Thread(target=_stop_server, args=(sup, self.server), daemon=True).start()
+                    return None
+                # /nodes/N/verb, /zones/Z/verb, /nodes/N/gpus/I/verb, /training/verb
+                if len(parts) == 5 and parts[0] == "nodes" and parts[2] == "gpus":
+                    key, args = (method, "gpus", parts[4]), [parts[1], parts[3]]
+                elif len(parts) == 3:
+                    key, args = (method, parts[0], parts[2]), [parts[1]]
+                elif len(parts) == 2:
+                    key, args = (method, parts[0], parts[1]), []
+                else:
+                    return self._reply(404, {"error": f"no route {self.path}"})
+                if key not in routes:
+                    return self._reply(404, {"error": f"no route {method} {self.path}"})
+                if args and key[1] == "nodes" and args[0] not in sup.nodes:
+                    return self._reply(404, {"error": f"no node {args[0]!r}"})
+                return self._reply(200, {"ok": True, "result": routes[key](args, body)})
+            except KeyError as exc:
+                return self._reply(404, {"error": str(exc).strip("'\"")})
+            except (ValueError, RuntimeError) as exc:
+                return self._reply(409, {"error": str(exc)})
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._route("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._route("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._route("PUT")
+
+    return Handler
+
+
+def _stop_server(sup: Supervisor, server: ThreadingHTTPServer) -> None:
+    sup.shutdown()
+    server.shutdown()
+
+
+def main() -> None:
+    state_dir = Path(sys.argv[1]).resolve()
+    sup = Supervisor(state_dir)
+    server = ThreadingHTTPServer(("127.0.0.1", sup.plan["control_port"]), _handler(sup))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: threading.Thread(target=_stop_server, args=(sup, server), daemon=True).start())
+    sup.start_gateway()
+    for name in sup.nodes:
+        sup.start_node(name)
+    threading.Thread(target=sup.monitor, name="monitor", daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        sup.shutdown()
+
+
+if __name__ == "__main__":
+    main()
