@@ -11,7 +11,8 @@ from .._yaml import LocatedYaml, load_yaml
 TOP_KEYS = ("version", "zones", "nodes_per_zone", "gpus_per_node", "replicas_per_node", "node_restart_delay_s",
             "gateway", "training", "model")
 GATEWAY_KEYS = ("health_interval_s", "unhealthy_after", "try_timeout_s", "retries", "rate_limit")
-TRAINING_KEYS = ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "min_nodes", "lr", "seed")
+TRAINING_KEYS = ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "min_nodes", "lr", "seed",
+                 "step_time_s")
 MODEL_KEYS = ("path", "data", "label", "trusted")
 
 DEFAULT = """\
@@ -36,6 +37,7 @@ training:
   min_nodes: 1
   lr: 0.05
   seed: 0
+  step_time_s: 0.02             # simulated GPU compute per step
 """
 
 
@@ -65,6 +67,7 @@ class TrainingSettings:
     min_nodes: int = 1
     lr: float = 0.05
     seed: int = 0
+    step_time_s: float = 0.02
 
 
 @dataclass(frozen=True)

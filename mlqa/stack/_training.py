@@ -1,31 +1,151 @@
-"""The training tier (filled in below the serving tier): TorchElastic agents per node."""
+"""The training job as the control plane runs it: hosts the TorchElastic rendezvous (a
+TCPStore in the supervisor, so losing any node never loses it), starts one agent per live
+node, restarts an agent on a node that comes back, and reports progress: step, loss,
+samples/s, world size, restarts, the work each failure cost, and checkpoints rejected."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+from .._procs import free_port
+from ._store import write_json
+from ._topology import TrainingSettings
 
 
 class TrainingJob:
     def __init__(self, sup: Any) -> None:
         self.sup = sup
         self.status = "idle"
+        self.agents: dict[str, subprocess.Popen] = {}
+        self.spec: dict | None = None
+        self.store = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.message = ""
 
-    def agent_pids(self, node: str) -> list[int]:
-        return []
-
-    def node_started(self, node: str) -> None:
-        pass
-
-    def node_killed(self, node: str) -> None:
-        pass
-
-    def poll(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
+    @property
+    def job_dir(self) -> Path | None:
+        return Path(self.spec["job_dir"]) if self.spec else None
 
     def start(self, overrides: dict) -> dict:
-        raise RuntimeError("training is not available yet")
+        if self.status == "running":
+            raise RuntimeError("a training job is already running")
+        settings = {**self.sup.topology["training"], **overrides}
+        unknown = set(settings) - set(asdict(TrainingSettings()))
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        model = self.sup.plan["model"]
+        data, label = model.get("data"), model.get("label")
+        if not data or not label:
+            raise ValueError("training needs the topology's model.data and model.label")
+        from torch.distributed import TCPStore
+        job_id = uuid.uuid4().hex[:8]
+        job_dir = self.sup.dir / "jobs" / job_id
+        (job_dir / "checkpoints").mkdir(parents=True)
+        port = free_port()
+        self.store = TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
+        nodes = [n["name"] for n in self.sup.topology["nodes"] if n["gpus"] > 0]
+        self.spec = {**settings, "job_id": job_id, "job_dir": str(job_dir), "rdzv_port": port, "data": data,
+                     "label": label, "max_nodes": len(nodes),
+                     "gpus_files": {n: str(self.sup.gpus_file(n)) for n in nodes}}
+        write_json(job_dir / "spec.json", self.spec)
+        self.status, self.started_at, self.finished_at, self.message = "running", time.time(), None, ""
+        for name in nodes:
+            if self.sup.nodes[name]["status"] == "up":
+                self._start_agent(name)
+        self.sup._event("training_started", job=job_id, nodes=len(self.agents))
+        return {"job_id": job_id, "job_dir": str(job_dir), "nodes": sorted(self.agents)}
+
+    def _start_agent(self, name: str) -> None:
+        self.agents[name] = self.sup._spawn([sys.executable, "-m", "mlqa.stack._agent",
+                                             str(self.job_dir / "spec.json"), name], f"{name}-agent.log", name)
+
+    def agent_pids(self, node: str) -> list[int]:
+        p = self.agents.get(node)
+        return [p.pid] if p is not None and p.poll() is None else []
+
+    def node_started(self, node: str) -> None:
+        if self.status == "running" and self.spec and node in self.spec["gpus_files"]:
+            self._start_agent(node)
+
+    def node_killed(self, node: str) -> None:
+        p = self.agents.pop(node, None)
+        if p is not None:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def poll(self) -> None:
+        if self.status != "running":
+            return
+        done = self.job_dir / "done.json"
+        for name, p in list(self.agents.items()):
+            code = p.poll()
+            if code is None:
+                continue
+            if code != 0 and not done.exists() and self.sup.nodes[name]["status"] == "up":
+                self.sup._event("agent_restarted", node=name, exit_code=code)
+                self._start_agent(name)
+        if done.exists() and all(p.poll() is not None for p in self.agents.values()):
+            self.status, self.finished_at = "succeeded", time.time()
+            self.sup._event("training_succeeded", job=self.spec["job_id"])
+        elif not done.exists() and not any(p.poll() is None for p in self.agents.values()) and \
+                not any(self.sup.nodes[n]["status"] in ("up", "paused") for n in self.spec["gpus_files"]) and \
+                not any(self.sup.nodes[n].get("restart_at") for n in self.spec["gpus_files"]):
+            self.status, self.finished_at = "failed", time.time()
+            self.message = "every training node is down and none will be repaired"
+
+    def stop(self) -> None:
+        for name in list(self.agents):
+            if self.agents[name].poll() is None:
+                from ._agent import stop_tree
+                stop_tree(self.agents[name])
+        self.agents.clear()
+        if self.status == "running":
+            self.status, self.message = "stopped", "the stack was stopped"
 
     def state(self) -> dict:
-        return {"status": self.status}
+        if self.spec is None:
+            return {"status": self.status}
+        job = self.job_dir
+        progress = _read(job / "progress.json") or {}
+        done = _read(job / "done.json")
+        return {"status": self.status, "job_id": self.spec["job_id"], "job_dir": str(job), "message": self.message,
+                "progress": progress, "result": done, "steps": self.spec["steps"],
+                "work_lost_steps": work_lost(job / "steps.log"),
+                "checkpoint_every": self.spec["checkpoint_every"],
+                "agents": {n: {"pid": p.pid, "alive": p.poll() is None} for n, p in self.agents.items()},
+                "started_at": self.started_at, "finished_at": self.finished_at}
+
+
+def work_lost(steps_log: Path) -> list[int]:
+    """Steps redone after each restart: the furthest step reached before it, minus the
+    step its checkpoint resumed from."""
+    lost, furthest, first = [], 0, True
+    try:
+        lines = steps_log.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        parts = line.split()
+        if parts[:1] == ["step"]:
+            furthest = max(furthest, int(parts[1]))
+        elif parts[:1] == ["resume"]:
+            if not first:
+                lost.append(max(furthest - int(parts[1]), 0))
+            first = False
+    return lost
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

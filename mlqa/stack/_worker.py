@@ -72,6 +72,10 @@ def main() -> None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         resumed = step
+    log = open(job / "steps.log", "a") if rank == 0 else None
+    if log:
+        log.write(f"resume {resumed or 0} world {world} restarts {restarts}\n")
+        log.flush()
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
     gb = spec["batch_size"]
     started, last_loss = time.time(), float("nan")
@@ -90,6 +94,9 @@ def main() -> None:
         summed = loss.detach() / world
         dist.all_reduce(summed)
         last_loss = float(summed)
+        if log:
+            log.write(f"step {step}\n")
+            log.flush()
         if rank == 0:
             if step % spec["checkpoint_every"] == 0 or step == spec["steps"]:
                 buf = io.BytesIO()
@@ -100,8 +107,8 @@ def main() -> None:
                 "step": step, "steps": spec["steps"], "loss": last_loss, "world_size": world, "restarts": restarts,
                 "samples_per_s": (step - (resumed or 0)) * gb / elapsed, "resumed_from": resumed,
                 "rejected_checkpoints": rejected, "at": time.time()})
-        if spec.get("step_delay_s"):
-            time.sleep(spec["step_delay_s"])
+        if spec.get("step_time_s"):
+            time.sleep(spec["step_time_s"])           # the simulated device's compute time
     if rank == 0:
         with torch.no_grad():
             final = float(torch.nn.functional.binary_cross_entropy_with_logits(model(X).squeeze(1), y))
