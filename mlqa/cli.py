@@ -56,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--latency-buckets", metavar="S,S,...",
                    help="upper bounds in seconds of the /metrics latency histogram's buckets "
                         "(default 0.001,0.0025,...,5: Prometheus' usual ladder)")
+    st = sub.add_parser("stack", help="the reference training and serving stack (zones, nodes, GPUs)")
+    st_sub = st.add_subparsers(dest="stack_command", parser_class=_Parser, required=True)
+    for name, text in (("up", "start it and wait until every replica is healthy"),
+                       ("status", "zones, nodes, processes, GPUs and their health"),
+                       ("down", "stop it; nothing is left running")):
+        sp = st_sub.add_parser(name, help=text)
+        sp.add_argument("--state-dir", default=".mlqa-stack", help="where its state, logs and stores live")
+        if name == "up":
+            sp.add_argument("--topology", help="topology YAML (default: 3 zones x 2 nodes, 2 GPUs per node)")
+            sp.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+        if name == "status":
+            sp.add_argument("--json", action="store_true", help="machine-readable state")
     i = sub.add_parser("init", help="write a starter mlqa.yaml from a data file and a model path")
     i.add_argument("--data", required=True, help="training data (CSV or Parquet)")
     i.add_argument("--test", help="test data (default: the same folder's test file if any)")
@@ -141,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from .serve._main import main as serve_main
             return serve_main(args)
+        if args.command == "stack":
+            from .stack._cli import main as stack_main
+            return stack_main(args)
         return _init(args)
     except MlqaError as exc:
         print(f"mlqa: error: {exc}", file=sys.stderr)

@@ -23,7 +23,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="gate stage whose policy decides each item and the session's exit status")
     group.addoption("--mlqa-out", metavar="DIR", default=None,
                     help="where to write the mlqa reports (default mlqa-out/ when a config is given)")
+    group.addoption("--mlqa-stack-topology", metavar="PATH", default=None,
+                    help="topology YAML of the reference stack the mlqa_stack fixture starts")
     parser.addini("mlqa_config", "default for --mlqa-config", default="")
+    parser.addini("mlqa_stack_topology", "default for --mlqa-stack-topology", default="")
     parser.addini("mlqa_stage", "default for --mlqa-stage", default="")
 
 
@@ -278,3 +281,18 @@ def mlqa_record(request: pytest.FixtureRequest):
         state.recorded.append(result)
         return result
     return record
+
+
+@pytest.fixture(scope="session")
+def mlqa_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The reference stack (`mlqa.stack.Stack`), up for the session and always stopped:
+    on failure, on Ctrl-C, and — since the stack watches this process — even when the
+    session is killed."""
+    import os
+
+    from .stack import down, up
+    topology = request.config.getoption("mlqa_stack_topology") or request.config.getini("mlqa_stack_topology") \
+        or None
+    state_dir = tmp_path_factory.mktemp("mlqa-stack")
+    request.addfinalizer(lambda: down(state_dir))
+    yield up(topology, state_dir, owner_pid=os.getpid())

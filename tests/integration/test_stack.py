@@ -1,0 +1,137 @@
+"""The reference stack on 127.0.0.1 proves what it claims to survive: a zone lost under
+100 requests/s through the gateway, a node and a GPU lost during training — and a
+single-zone topology under the same zone kill visibly fails. Nothing is left running."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mlqa._procs import tagged
+from mlqa._yaml import load_yaml
+from mlqa.stack import down, up
+from mlqa.stack._experiments import train, zone_loss_under_load
+from mlqa.stack._topology import parse_topology
+
+
+def topology(text: str):
+    return parse_topology(load_yaml(text, "test-topology.yaml"))
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory):
+    """The embedded default: 3 zones x 2 nodes, 2 GPUs and a replica per node."""
+    d = tmp_path_factory.mktemp("stack-default")
+    try:
+        yield up(None, d, owner_pid=os.getpid())
+    finally:
+        down(d)
+
+
+def test_zone_loss_under_load_keeps_serving(serving):
+    r = zone_loss_under_load(serving, "zone-a", rate=100, steady_s=5, fault_s=8)
+    assert r.success_rate >= 0.999, (r.success_rate, r.statuses)
+    assert r.out_of_rotation_s is not None and r.out_of_rotation_s <= 1.0
+    assert r.p99_ratio <= 2.0, (r.steady_p99_ms, r.fault_p99_ms)
+    healthy = serving.state()["gateway"]["healthy_by_zone"]
+    assert healthy == {"zone-a": 2, "zone-b": 2, "zone-c": 2}, "the zone is back after its restart"
+
+
+def test_status_shows_the_topology_and_health(serving):
+    out = subprocess.run([sys.executable, "-m", "mlqa.cli", "stack", "status", "--state-dir",
+                          str(serving.state_dir)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for name in ("zone-a-node-1", "zone-c-node-2", "0:ok 1:ok", "healthy replicas: zone-a 2"):
+        assert name in out.stdout, name
+    js = json.loads(subprocess.run([sys.executable, "-m", "mlqa.cli", "stack", "status", "--json", "--state-dir",
+                                    str(serving.state_dir)], capture_output=True, text=True, timeout=60).stdout)
+    assert js["token_env"] == "MLQA_STACK_TOKEN" and js["gateway"]["url"] == serving.gateway_url
+    assert {n["zone"] for n in js["nodes"]} == {"zone-a", "zone-b", "zone-c"}
+    assert all(n["pids"] and len(n["gpus"]) == 2 for n in js["nodes"]) and js["training"]["status"] == "idle"
+
+
+def test_pause_and_resume_a_node(serving):
+    serving.pause_node("zone-b-node-1")
+    serving.wait(lambda s: s["gateway"]["healthy_by_zone"]["zone-b"] == 1, 10, "the paused node out of rotation")
+    serving.resume_node("zone-b-node-1")
+    serving.wait(lambda s: s["gateway"]["healthy_by_zone"]["zone-b"] == 2, 10, "the node back")
+
+
+def test_single_zone_topology_loses_availability(tmp_path):
+    """The twin that proves the zone-loss test can fail: with one zone there is nowhere to
+    retry, and availability drops."""
+    stack = up(topology("zones: [only]\nnodes_per_zone: 2\ngpus_per_node: 0\n"), tmp_path, owner_pid=os.getpid())
+    try:
+        r = zone_loss_under_load(stack, "only", rate=100, steady_s=3, fault_s=6, restart=False)
+    finally:
+        down(tmp_path)
+    assert r.success_rate < 0.999 and "503" in r.statuses
+
+
+TRAINING = """
+zones: [zone-a, zone-b, zone-c]
+nodes_per_zone: 1
+gpus_per_node: 2
+replicas_per_node: 1
+training: {steps: 200, checkpoint_every: 25, batch_size: 256, step_time_s: 0.02}
+"""
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stack-training")
+    try:
+        yield up(topology(TRAINING), d, owner_pid=os.getpid())
+    finally:
+        down(d)
+
+
+@pytest.fixture(scope="module")
+def fault_free(trainer):
+    run = train(trainer)
+    assert run.status == "succeeded" and run.work_lost_steps == () and run.world_sizes == (6,)
+    return run
+
+
+def test_node_loss_during_training(trainer, fault_free):
+    run = train(trainer, fault=lambda s, p: s.kill_node("zone-b-node-1"))
+    trainer.restart_node("zone-b-node-1")
+    assert run.status == "succeeded"
+    assert run.world_sizes[0] == 6 and 4 in run.world_sizes
+    assert run.work_lost_steps and max(run.work_lost_steps) <= run.checkpoint_every
+    assert run.final_loss == pytest.approx(fault_free.final_loss, rel=0.005)
+
+
+def test_gpu_fault_during_training(trainer, fault_free):
+    run = train(trainer, fault=lambda s, p: s.fault_gpu("zone-a-node-1", 1, xid=79))
+    gpus = next(n["gpus"] for n in trainer.state()["nodes"] if n["name"] == "zone-a-node-1")
+    trainer.heal_gpu("zone-a-node-1", 1)
+    log = (trainer.state_dir / "logs" / "zone-a-node-1-agent.log").read_text()
+    assert "Xid 79: GPU has fallen off the bus" in log
+    assert gpus[1] == {"index": 1, "healthy": False, "xid": 79, "reason": "GPU has fallen off the bus"}
+    assert run.status == "succeeded" and run.world_sizes[-1] == 5
+    assert run.final_loss == pytest.approx(fault_free.final_loss, rel=0.005)
+
+
+def test_a_corrupt_checkpoint_is_never_loaded(trainer, fault_free):
+    def corrupt_then_kill(stack, progress):
+        job = stack.training()["job_dir"]
+        ckpts = sorted((stack.state_dir / "jobs").glob(f"{os.path.basename(job)}/checkpoints/*.ckpt"))
+        newest = ckpts[-1]
+        newest.write_bytes(newest.read_bytes()[:-16] + b"\0" * 16)
+        stack.kill_node("zone-c-node-1")
+    run = train(trainer, fault=corrupt_then_kill)
+    trainer.restart_node("zone-c-node-1")
+    assert run.status == "succeeded"
+    assert any("checksum mismatch" in r for r in run.rejected_checkpoints), run
+    assert run.final_loss == pytest.approx(fault_free.final_loss, rel=0.005)
+
+
+def test_down_leaves_no_process(tmp_path):
+    stack = up(topology("zones: [z]\nnodes_per_zone: 1\ngpus_per_node: 1\n"), tmp_path, owner_pid=os.getpid())
+    sup = int((tmp_path / "supervisor.pid").read_text())
+    assert tagged(MLQA_STACK_ID=stack.stack_id)
+    down(tmp_path)
+    assert tagged(MLQA_STACK_ID=stack.stack_id) == set()
+    assert not os.path.exists(f"/proc/{sup}") or open(f"/proc/{sup}/stat").read().split(")")[1].split()[0] == "Z"
