@@ -140,3 +140,20 @@ def test_plugin_can_be_disabled_and_leaves_plain_projects_alone(pytester, run):
     res = run()
     res.assert_outcomes(passed=1)
     assert "mlqa gate" not in res.stdout.str()
+
+
+def test_mlqa_stack_fixture_starts_and_always_stops_the_stack(pytester):
+    topo = pytester.makefile(".yaml", topology="zones: [z]\nnodes_per_zone: 1\ngpus_per_node: 0\n")
+    pytester.makepyfile(test_stack_user="""
+        import httpx
+        def test_uses_it(mlqa_stack):
+            state = mlqa_stack.state()
+            assert state["ready"] and state["zones"] == ["z"]
+            open("stack_id.txt", "w").write(mlqa_stack.stack_id)
+            assert httpx.get(mlqa_stack.gateway_url + "/v2/health/ready").status_code == 200
+            assert False, "a failing test must still stop the stack"
+    """)
+    res = pytester.runpytest_subprocess("--mlqa-stack-topology", str(topo), "-p", "no:cacheprovider")
+    res.assert_outcomes(failed=1)
+    from mlqa._procs import tagged
+    assert tagged(MLQA_STACK_ID=(pytester.path / "stack_id.txt").read_text()) == set()

@@ -58,6 +58,17 @@ def test_pause_and_resume_a_node(serving):
     serving.wait(lambda s: s["gateway"]["healthy_by_zone"]["zone-b"] == 2, 10, "the node back")
 
 
+def test_dropped_traffic_to_a_zone_takes_it_out_and_healing_brings_it_back(serving):
+    import httpx
+    serving.degrade_zone("zone-c", drop=1.0)
+    serving.wait(lambda s: s["gateway"]["healthy_by_zone"]["zone-c"] == 0, 10, "zone-c out of rotation")
+    metrics = httpx.get(serving.gateway_url + "/metrics", timeout=5).text
+    assert 'mlqa_gateway_healthy_replicas{zone="zone-c"} 0.0' in metrics
+    serving.heal_zone("zone-c")
+    serving.wait(lambda s: s["gateway"]["healthy_by_zone"]["zone-c"] == 2, 10, "zone-c back")
+    assert serving.state()["gateway"]["faults"]["zone-c"] == {"latency_s": 0.0, "drop": 0.0}
+
+
 def test_single_zone_topology_loses_availability(tmp_path):
     """The twin that proves the zone-loss test can fail: with one zone there is nowhere to
     retry, and availability drops."""
@@ -128,10 +139,15 @@ def test_a_corrupt_checkpoint_is_never_loaded(trainer, fault_free):
     assert run.final_loss == pytest.approx(fault_free.final_loss, rel=0.005)
 
 
-def test_down_leaves_no_process(tmp_path):
-    stack = up(topology("zones: [z]\nnodes_per_zone: 1\ngpus_per_node: 1\n"), tmp_path, owner_pid=os.getpid())
+def test_auto_repair_then_down_leaves_no_process(tmp_path):
+    stack = up(topology("zones: [z]\nnodes_per_zone: 1\ngpus_per_node: 1\nnode_restart_delay_s: 0.5\n"), tmp_path,
+               owner_pid=os.getpid())
     sup = int((tmp_path / "supervisor.pid").read_text())
     assert tagged(MLQA_STACK_ID=stack.stack_id)
+    killed = stack.kill_node("z-node-1")
+    back = stack.wait(lambda s: s["nodes"][0]["status"] == "up" and s["ready"] and s["nodes"][0], 30,
+                      "the node repaired")
+    assert back["restarts"] == 1 and not set(back["pids"]) & set(killed)
     down(tmp_path)
     assert tagged(MLQA_STACK_ID=stack.stack_id) == set()
     assert not os.path.exists(f"/proc/{sup}") or open(f"/proc/{sup}/stat").read().split(")")[1].split()[0] == "Z"
