@@ -2,25 +2,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ._files import sha256_file
 from .config import CheckInstance, Config, load_config  # noqa: F401 (re-exported)
 from .gate import ALL_STAGES, decide
 from .results import CheckResult, Decision
 from .runner import Runner
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def subject_info(config: Config) -> dict[str, Any]:
@@ -29,12 +21,12 @@ def subject_info(config: Config) -> dict[str, Any]:
     for name in ("model", "baseline"):
         ref = getattr(config, name)
         if ref is not None:
-            info[name] = ({"path": str(ref.path), "sha256": _sha256(ref.path)} if ref.path
+            info[name] = ({"path": str(ref.path), "sha256": sha256_file(ref.path)} if ref.path
                           else {"python": ref.python})
     for split in ("train", "test"):
         path = getattr(config.data, split)
         if path is not None:
-            info[f"data_{split}"] = {"path": str(path), "sha256": _sha256(path)}
+            info[f"data_{split}"] = {"path": str(path), "sha256": sha256_file(path)}
     if config.endpoint:
         info["endpoint"] = config.endpoint.get("url")
     if config.image:

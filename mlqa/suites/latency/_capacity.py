@@ -125,6 +125,16 @@ def measure_capacity(ctx: CheckContext, settings: CapacitySettings) -> dict:
     return ctx.memo(("capacity", ep.url, ep.infer_route, settings), compute)
 
 
+def measured(ctx: CheckContext, settings: CapacitySettings) -> dict | CheckResult:
+    """The capacity measurement, or the `error` result saying why it could not be taken."""
+    try:
+        return measure_capacity(ctx, settings)
+    except LookupError as exc:
+        return CheckResult(status="error", message=str(exc))
+    except (RuntimeError, TimeoutError) as exc:
+        return CheckResult(status="error", message=f"a capacity probe could not run: {exc}")
+
+
 def _validate(params: dict) -> None:
     CapacitySettings.from_params(params).validate()
     if params.get("min_rate") is not None:
@@ -172,12 +182,9 @@ def capacity(ctx: CheckContext, *, slo: list[str] = DEFAULT_SLO, start: str = "1
     settings = CapacitySettings(slo=tuple(slo), start=start, max_rate=max_rate, probe=probe, warmup=warmup,
                                 precision=precision, max_probes=max_probes, rows_per_request=rows_per_request,
                                 workers=workers, token_env=token_env)
-    try:
-        found = measure_capacity(ctx, settings)
-    except LookupError as exc:
-        return CheckResult(status="error", message=str(exc))
-    except (RuntimeError, TimeoutError) as exc:
-        return CheckResult(status="error", message=f"a capacity probe could not run: {exc}")
+    found = measured(ctx, settings)
+    if isinstance(found, CheckResult):
+        return found
     cap, replicas, probes = found["capacity_rps"], found["replicas"], found["probes"]
     metrics = {"capacity_rps": float(cap), "capacity_rps_per_replica": float(cap) / replicas,
                "predictions_per_s": float(cap) * rows_per_request, "probes": float(len(probes))}

@@ -5,7 +5,7 @@ from ...registry import check
 from ...results import CheckResult
 from ...subjects import CheckContext
 from .._judge import fmt
-from ._capacity import CapacitySettings, capacity_chart, measure_capacity, probe_table
+from ._capacity import CapacitySettings, capacity_chart, measured, probe_table
 
 
 def _validate(params: dict) -> None:
@@ -43,12 +43,9 @@ def per_1k_predictions(ctx: CheckContext, *, price_per_hour: float, max_usd: flo
     utilization: share of the measured capacity the fleet is run at, for headroom (default 1.0: priced at capacity, the lowest cost)
     """
     settings = settings_for(ctx)
-    try:
-        found = measure_capacity(ctx, settings)
-    except LookupError as exc:
-        return CheckResult(status="error", message=str(exc))
-    except (RuntimeError, TimeoutError) as exc:
-        return CheckResult(status="error", message=f"a capacity probe could not run: {exc}")
+    found = measured(ctx, settings)
+    if isinstance(found, CheckResult):
+        return found
     cap = found["capacity_rps"]
     per_hour = cap * settings.rows_per_request * utilization * 3600
     evidence = {"endpoint": found["endpoint"], "replicas": found["replicas"], "slo": list(settings.slo),
