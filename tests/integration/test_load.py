@@ -6,8 +6,8 @@ import sys
 import pandas as pd
 import pytest
 
-from mlqa.suites.latency._locust import LOCUSTFILE
 from mlqa.suites.latency import load
+from mlqa.suites.latency._locust import LOCUSTFILE
 from mlqa.suites.latency._slo import parse_slo
 
 from servers import free_port, processes_mentioning, running
