@@ -3,7 +3,6 @@ plus a plain JSON route, with bearer-token auth, per-client rate limiting, a pay
 input validation (4xx, never a stack trace) and Prometheus metrics."""
 from __future__ import annotations
 
-import hmac
 import threading
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._auth import bearer_matches
 from ..subjects import Model
 from ._schema import RequestError, Schema, parse_json, rows_from_json, rows_from_oip
 
@@ -83,18 +83,9 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
     def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    def bearer(request: Request) -> bytes | None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        return value.strip().encode() if scheme.lower() == "bearer" else None
-
-    def same(given: bytes | None, token: str | None) -> bool:
-        return given is not None and token is not None and hmac.compare_digest(given, token.encode())
-
     def authorised(request: Request) -> bool:
-        if config.token is None:
-            return True
-        given = bearer(request)
-        return same(given, config.token) or same(given, config.unlimited_token)
+        return config.token is None or bearer_matches(request.headers.get("authorization", ""), config.token,
+                                                      config.unlimited_token)
 
     async def guarded(request: Request, route: str, handler) -> Response:
         try:
@@ -102,7 +93,8 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
                 response = error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
             else:
                 client = request.headers.get("authorization") or (request.client.host if request.client else "-")
-                ok, wait = (True, 0.0) if same(bearer(request), config.unlimited_token) else limiter.allow(client)
+                unlimited = bearer_matches(request.headers.get("authorization", ""), config.unlimited_token)
+                ok, wait = (True, 0.0) if unlimited else limiter.allow(client)
                 response = (error(429, "rate limit exceeded", {"Retry-After": f"{max(wait, 0.001):.3f}"})
                             if not ok else await handler(request))
         except RequestError as exc:

@@ -47,7 +47,6 @@ def main(args) -> int:  # noqa: ANN001 - argparse namespace
         raise MlqaError("refusing to serve without auth: pass --token-env VAR (the variable holding the "
                         "bearer token) or, for tests only, --insecure-no-auth")
     extra = {"latency_buckets": _buckets(args.latency_buckets)} if args.latency_buckets else {}
-    unlimited = None
     if args.unlimited_token_env:
         unlimited = os.environ.get(args.unlimited_token_env)
         if not unlimited or not token:

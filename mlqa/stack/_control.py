@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .._procs import free_port, signal_all, tagged
+from .._procs import free_port, pid_alive, signal_all, tagged
 from ..errors import MlqaError
 from ._store import ModelStore, write_json
 from ._topology import Topology, load_topology
@@ -159,7 +159,7 @@ def _running(state_dir: Path) -> bool:
 
 def _supervisor_alive(state_dir: Path) -> bool:
     try:
-        return _exists(int((state_dir / "supervisor.pid").read_text()))
+        return pid_alive(int((state_dir / "supervisor.pid").read_text()))
     except (OSError, ValueError):
         return False
 
@@ -236,22 +236,8 @@ def down(state_dir: str | Path = DEFAULT_DIR, timeout: float = 30) -> list[int]:
         leftovers.add(int((d / "supervisor.pid").read_text()))
     except (OSError, ValueError):
         pass
-    leftovers = {p for p in leftovers if _exists(p)}
+    leftovers = {p for p in leftovers if pid_alive(p)}
     signal_all(leftovers, signal.SIGCONT)
     signal_all(leftovers, signal.SIGKILL)
     (d / "supervisor.pid").unlink(missing_ok=True)
     return sorted(leftovers)
-
-
-def _exists(pid: int) -> bool:
-    """Whether `pid` runs (a zombie does not; one that is our child is reaped)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read().decode(errors="replace")
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"

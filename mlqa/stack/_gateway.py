@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
 import json
 import os
@@ -79,6 +78,7 @@ def build_gateway(config: dict[str, Any]):
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    from .._auth import bearer_matches
     from .._units import parse_rate
     from ..serve._app import RateLimiter
 
@@ -141,8 +141,7 @@ def build_gateway(config: dict[str, Any]):
             await asyncio.sleep(interval)
 
     def authorised(request: Request, secret: str) -> bool:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), secret.encode())
+        return bearer_matches(request.headers.get("authorization", ""), secret)
 
     def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status, headers=headers)

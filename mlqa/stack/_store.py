@@ -85,5 +85,5 @@ class CheckpointStore:
                 (self.root / f"step-{step:08d}{suffix}").unlink(missing_ok=True)
 
 
-def write_json(path: Path, value: object) -> None:
-    atomic_write(path, json.dumps(value, indent=1, default=str).encode())
+def write_json(path: Path, value: object, *, durable: bool = True) -> None:
+    atomic_write(path, json.dumps(value, indent=1, default=str).encode(), durable=durable)

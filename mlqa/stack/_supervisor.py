@@ -12,7 +12,6 @@ needs the admin token.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import signal
@@ -24,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .._procs import descendants, signal_all, tagged
+from .._auth import bearer_matches
+from .._procs import ProcessTable, descendants, pid_alive, signal_all, tagged
 from ._store import ModelStore, write_json
 
 XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94: "contained ECC error",
@@ -89,10 +89,13 @@ class Supervisor:
             self.nodes[name].update(status="up", since=time.time(), restart_at=None)
             self.training.node_started(name)
 
-    def node_pids(self, name: str) -> set[int]:
+    def node_pids(self, name: str, table: ProcessTable | None = None) -> set[int]:
+        """Every process of the node: the tree under what it started, and whatever carries
+        its tag. `table`: a snapshot to reuse when asking for several nodes."""
+        table = table or ProcessTable()
         roots = [p.pid for p in self.procs.get(name, []) if p.poll() is None]
         roots += self.training.agent_pids(name)
-        return descendants(roots) | tagged(MLQA_STACK_ID=self.plan["stack_id"], MLQA_STACK_NODE=name)
+        return table.descendants(roots) | table.tagged(MLQA_STACK_ID=self.plan["stack_id"], MLQA_STACK_NODE=name)
 
     def kill_node(self, name: str, *, reason: str = "fault") -> list[int]:
         with self.lock:
@@ -196,10 +199,12 @@ class Supervisor:
             except Exception:  # noqa: BLE001 - the gateway may be starting or gone
                 gw = {"upstreams": [], "healthy_by_zone": {}}
             health = {u["node"]: u["healthy"] for u in gw.get("upstreams", [])}
+            table = ProcessTable()          # one pass over /proc for every node
             nodes = []
             for name, st in self.nodes.items():
                 procs = self.procs.get(name, [])
-                nodes.append({"name": name, **st, "pids": sorted(self.node_pids(name)) if st["status"] != "down" else [],
+                pids = sorted(self.node_pids(name, table)) if st["status"] != "down" else []
+                nodes.append({"name": name, **st, "pids": pids,
                               "replicas": [{"port": port, "pid": p.pid if p else None,
                                             "alive": bool(p and p.poll() is None), "healthy": health.get(name, False)}
                                            for port, p in zip(self.plan["replica_ports"][name],
@@ -236,7 +241,7 @@ class Supervisor:
                     self._event("gateway_restarted", exit_code=self.gateway.returncode)
                     self.start_gateway()
                 self.training.poll()
-            if owner and not _alive(owner):
+            if owner and not pid_alive(owner):
                 self._event("owner_gone", pid=owner)
                 self.shutdown()
                 return
@@ -258,16 +263,6 @@ class Supervisor:
             leftovers = tagged(MLQA_STACK_ID=self.plan["stack_id"])
             signal_all(leftovers, signal.SIGKILL)
             write_json(self.dir / "state.json", {"stack_id": self.plan["stack_id"], "stopped_at": time.time()})
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _handler(sup: Supervisor):
@@ -299,8 +294,7 @@ def _handler(sup: Supervisor):
             self.wfile.write(data)
 
         def _route(self, method: str) -> None:
-            given = self.headers.get("Authorization", "").partition(" ")[2].encode()
-            if not hmac.compare_digest(given, sup.secrets["admin"].encode()):
+            if not bearer_matches(self.headers.get("Authorization", ""), sup.secrets["admin"]):
                 return self._reply(401, {"error": "admin token required"})
             length = int(self.headers.get("Content-Length") or 0)
             try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yaml import LocatedYaml, load_yaml
+from ..config import _known_keys
 
 TOP_KEYS = ("version", "zones", "nodes_per_zone", "gpus_per_node", "replicas_per_node", "node_restart_delay_s",
             "gateway", "training", "model")
@@ -111,7 +112,7 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
     root = doc.data
     if not isinstance(root, dict):
         raise doc.error("a topology is a mapping: zones, nodes_per_zone, gpus_per_node, ...")
-    _known(doc, root, TOP_KEYS, ())
+    _known_keys(doc, root, TOP_KEYS, ())
     if root.get("version", 1) != 1:
         raise doc.error("`version` must be 1", "version")
     zones = root.get("zones")
@@ -145,15 +146,6 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
                     training=training, model=ModelSettings(**raw_model), source=doc.file)
 
 
-def _known(doc: LocatedYaml, mapping: dict, allowed: tuple[str, ...], path: tuple) -> None:
-    from ..errors import did_you_mean
-    for key in mapping:
-        if key not in allowed:
-            where = ".".join(path) or "the top level"
-            raise doc.error(f"unknown key `{key}` in {where}", *path, key,
-                            hint=did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}")
-
-
 def _count(doc: LocatedYaml, root: dict, key: str, default: int, *, minimum: int) -> int:
     value = root.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
@@ -165,7 +157,7 @@ def _section(doc: LocatedYaml, root: dict, key: str, allowed: tuple[str, ...], d
     value = root.get(key) or {}
     if not isinstance(value, dict):
         raise doc.error(f"`{key}` must be a mapping", key)
-    _known(doc, value, allowed, (key,))
+    _known_keys(doc, value, allowed, (key,))
     out = {}
     for k, v in value.items():
         default = getattr(defaults, k)

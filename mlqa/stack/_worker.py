@@ -106,7 +106,7 @@ def main() -> None:
             write_json(job / "progress.json", {
                 "step": step, "steps": spec["steps"], "loss": last_loss, "world_size": world, "restarts": restarts,
                 "samples_per_s": (step - (resumed or 0)) * gb / elapsed, "resumed_from": resumed,
-                "rejected_checkpoints": rejected, "at": time.time()})
+                "rejected_checkpoints": rejected, "at": time.time()}, durable=False)
         if spec.get("step_time_s"):
             time.sleep(spec["step_time_s"])           # the simulated device's compute time
     if rank == 0:

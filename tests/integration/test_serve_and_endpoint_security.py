@@ -1,7 +1,6 @@
 """`mlqa serve` and the endpoint security checks against real servers on 127.0.0.1."""
 import subprocess
 import sys
-import textwrap
 
 import httpx
 import joblib

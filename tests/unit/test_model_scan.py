@@ -121,7 +121,6 @@ def test_pytorch_zip_checkpoints(tmp_path, evil):
 
 
 def test_the_check_reports_findings_with_positions(make_ctx, tmp_path, pipeline):
-    from mlqa.config import load_config
     good, bad = tmp_path / "good.joblib", tmp_path / "bad.pkl"
     joblib.dump(pipeline, good)
     bad.write_bytes(pickle.dumps(Reduce(os.system, "true")))
