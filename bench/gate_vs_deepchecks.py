@@ -29,8 +29,8 @@ def time_mlqa(config: Path, only: list[str] | None = None) -> dict:
     """Fresh interpreter: import, config, loading the models and data, the checks."""
     code = (
         "import time, json; t0 = time.perf_counter()\n"
-        "from mlqa.api import execute\n"
-        f"o = execute({str(config)!r}, stage='production', only={only!r})\n"
+        "from mlqa import Session\n"
+        f"s = Session({str(config)!r}, 'production'); s.run_all({only!r}); o = s.finish()\n"
         "total = time.perf_counter() - t0\n"
         "print(json.dumps({'total': total, 'checks': sum(r.duration_s for r in o.results),\n"
         "  'n': len(o.results), 'decision': o.decision.decision,\n"

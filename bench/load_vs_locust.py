@@ -104,9 +104,9 @@ def main() -> None:
     seconds = int(args[args.index("--seconds") + 1]) if "--seconds" in args else 15
     rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
     from mlqa.config import load_config
-    from mlqa.subjects import build_context
+    from mlqa.context import build_context
     from mlqa.suites.latency import capacity, load
-    from mlqa.suites.security._http import Endpoint
+    from mlqa.endpoint import Endpoint
 
     os.environ["BENCH_MLQA_TOKEN"] = secrets.token_hex(16)
     os.environ["BENCH_MLQA_LOADGEN"] = secrets.token_hex(16)
@@ -120,7 +120,7 @@ def main() -> None:
         ctx = build_context(load_config(CONFIG))
         ctx.endpoint = {"url": url, "protocol": "oip-v2", "model": "model",
                         "auth": {"token_env": "BENCH_MLQA_LOADGEN"}}
-        ep = Endpoint.from_context(ctx)
+        ep = Endpoint.from_config(ctx.endpoint)
         body = Path(tmp) / "body.json"
         body.write_text(json.dumps(ep.payload(ctx.test.X.sample(1, random_state=ctx.seed))))
         plain_rps, mlqa_rps, ratios = [], [], []

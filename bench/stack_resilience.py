@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlqa._procs import tagged
-from mlqa._yaml import load_yaml
+from mlqa.procs import tagged
+from mlqa.yamldoc import load_yaml
 from mlqa.stack import down, up
 from mlqa.stack._experiments import train, zone_loss_under_load
 from mlqa.stack._topology import parse_topology

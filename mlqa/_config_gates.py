@@ -6,7 +6,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from ._yaml import LocatedYaml
+from .yamldoc import LocatedYaml
 
 STAGE_KEYS = ("blocking", "advisory", "waivers", "on_error")
 WAIVER_KEYS = ("check", "reason", "owner", "expires")
@@ -39,13 +39,12 @@ class Stage:
 
 
 def parse_gates(doc: LocatedYaml, value: Any) -> dict[str, Stage]:
-    from .config import _known_keys, _mapping, _str_list
-    value = _mapping(doc, value, ("gates",), "stage name -> policy")
+    value = doc.mapping(value, ("gates",), "stage name -> policy")
     stages = {}
     for name, policy in value.items():
         path = ("gates", name)
-        policy = _mapping(doc, policy if policy is not None else {}, path, "blocking, advisory, waivers")
-        _known_keys(doc, policy, STAGE_KEYS, path)
+        policy = doc.mapping(policy if policy is not None else {}, path, "blocking, advisory, waivers")
+        doc.known_keys(policy, STAGE_KEYS, path)
         on_error = policy.get("on_error", "block")
         if on_error not in ("block", "advisory"):
             raise doc.error("`on_error` must be block or advisory", *path, "on_error")
@@ -55,8 +54,8 @@ def parse_gates(doc: LocatedYaml, value: Any) -> dict[str, Stage]:
             raise doc.error("`waivers` must be a list", *path, "waivers")
         for j, w in enumerate(raw_waivers):
             wpath = path + ("waivers", j)
-            w = _mapping(doc, w, wpath, "check, reason, owner, expires")
-            _known_keys(doc, w, WAIVER_KEYS, wpath)
+            w = doc.mapping(w, wpath, "check, reason, owner, expires")
+            doc.known_keys(w, WAIVER_KEYS, wpath)
             missing = [k for k in WAIVER_KEYS if not w.get(k)]
             if missing:
                 raise doc.error(f"a waiver needs {', '.join(WAIVER_KEYS)}; missing: {', '.join(missing)}",
@@ -76,8 +75,8 @@ def parse_gates(doc: LocatedYaml, value: Any) -> dict[str, Stage]:
                                   owner=str(w["owner"]), expires=expires, line=doc.line(*wpath)))
         stages[str(name)] = Stage(
             name=str(name),
-            blocking=tuple(_str_list(doc, policy.get("blocking", ["*"] if "advisory" not in policy else []),
+            blocking=tuple(doc.str_list(policy.get("blocking", ["*"] if "advisory" not in policy else []),
                                      path + ("blocking",))),
-            advisory=tuple(_str_list(doc, policy.get("advisory", []), path + ("advisory",))),
+            advisory=tuple(doc.str_list(policy.get("advisory", []), path + ("advisory",))),
             waivers=tuple(waivers), on_error=on_error, line=doc.line(*path))
     return stages

@@ -43,7 +43,7 @@ def load_model_file(path: Path, fmt: str | None = None, trusted: tuple[str, ...]
             return _restricted_load(unpickler, path)
     # joblib: the static scan walks the stream symbolically (arrays sit between opcodes);
     # loading then goes through joblib's unpickler restricted to the same allowlist.
-    from ._model_scan import scan_model_file
+    from .model_scan import scan_model_file
     try:
         report = scan_model_file(path, extra)
     except ValueError as exc:

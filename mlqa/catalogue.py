@@ -14,7 +14,7 @@ def render_catalogue(registry: Registry, fmt: str = "text") -> str:
     specs = list(registry)
     if fmt == "json":
         return json.dumps([{"id": s.id, "summary": s.summary, "requires": list(s.requires),
-                            "doc": s.doc,
+                            "doc": s.doc, "timeout": s.timeout,
                             "params": [{"name": p.name, "type": p.type_name, "required": p.required,
                                         "default": None if p.required else p.default, "doc": p.doc}
                                        for p in s.params]} for s in specs], indent=2) + "\n"
@@ -37,14 +37,16 @@ def render_catalogue(registry: Registry, fmt: str = "text") -> str:
                 if para.strip().lower().startswith("parameters"):
                     continue
                 out += [" ".join(para.split()), ""]
-            out += [f"Needs: {', '.join(s.requires) or 'nothing'}.", ""]
+            out += [f"Needs: {', '.join(s.requires) or 'nothing'}."
+                    + (f" Default `timeout:` {s.timeout:g} s." if s.timeout else ""), ""]
             if s.params:
                 out += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
                 out += [f"| `{p.name}` | {p.type_name.replace('|', '&#124;')} | `{'required' if p.required else _default(p.default)}` "
                         f"| {p.doc.replace('|', '&#124;')} |" for p in s.params]
                 out.append("")
         else:
-            out.append(f"{s.id}  (needs: {', '.join(s.requires) or 'nothing'})")
+            out.append(f"{s.id}  (needs: {', '.join(s.requires) or 'nothing'}"
+                       + (f"; default timeout {s.timeout:g}s" if s.timeout else "") + ")")
             out.append(f"    {s.summary}")
             for p in s.params:
                 default = "required" if p.required else f"default {_default(p.default)}"

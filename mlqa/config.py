@@ -1,46 +1,29 @@
 """Load and validate `mlqa.yaml` into frozen dataclasses; every error names file and line."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._config_endpoint import expand_env, parse_endpoint
-from ._types import ParamTypeError
-from ._yaml import LocatedYaml, load_yaml
+from ._config_gates import Stage, Waiver, parse_gates  # noqa: F401 (Stage, Waiver re-exported)
+from ._config_subjects import DataConfig, ModelRef  # noqa: F401 (re-exported)
 from .errors import ConfigError, did_you_mean
+from .params import ParamTypeError
 from .registry import Registry
-from ._config_gates import Stage, Waiver, parse_gates as _gates  # noqa: F401 (re-exported)
+from .subjects import section_parsers
+from .yamldoc import LocatedYaml, load_yaml
 
-TOP_KEYS = ("version", "include", "model", "baseline", "data", "endpoint", "image", "plugins",
-            "seed", "checks", "gates", "deepchecks")
-MODEL_KEYS = ("path", "python", "format", "trusted")
-DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
-MODEL_FORMATS = ("skops", "joblib", "pickle")
+#: the keys of mlqa.yaml that are not subjects; the subjects' keys come from their table
+OWN_KEYS = ("version", "include", "plugins", "seed", "checks", "gates", "deepchecks")
 _INSTANCE = re.compile(r"^(?P<id>[a-z][a-z0-9_.]*)(\[(?P<name>[A-Za-z0-9_.:-]+)\])?$")
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    path: Path | None = None
-    python: str | None = None
-    format: str | None = None
-    trusted: tuple[str, ...] = ()
-    line: int | None = None
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    train: Path | None = None
-    test: Path | None = None
-    label: str | None = None
-    positive_label: Any = None
-    sensitive: tuple[str, ...] = ()
-    features: tuple[str, ...] | None = None
-    task: str | None = None
-    lines: dict[str, int] = field(default_factory=dict, compare=False)
+def top_keys() -> tuple[str, ...]:
+    """Every key mlqa.yaml accepts at its top level."""
+    return OWN_KEYS[:2] + tuple(section_parsers()) + OWN_KEYS[2:]
 
 
 @dataclass(frozen=True)
@@ -56,25 +39,50 @@ class CheckInstance:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated mlqa.yaml. Paths are absolute (resolved against the file's folder)."""
+    """A validated mlqa.yaml. Paths are absolute (resolved against the file's folder).
+
+    `sections` holds the parsed subject sections by key (`model`, `baseline`, `data`,
+    `endpoint`, `image`, ...); `sha256` identifies the config: its file and the presets it
+    includes, byte for byte."""
 
     path: Path
     version: int
-    model: ModelRef | None
-    baseline: ModelRef | None
-    data: DataConfig
-    endpoint: dict[str, Any] | None
-    image: str | None
     plugins: tuple[str, ...]
     seed: int
     checks: tuple[CheckInstance, ...]
     gates: dict[str, Stage]
     registry: Registry = field(compare=False, repr=False)
+    sections: dict[str, Any] = field(default_factory=dict)
     deepchecks: dict[str, Any] | None = None
+    sha256: str = ""
 
     @property
     def dir(self) -> Path:
         return self.path.parent
+
+    def section(self, key: str) -> Any:
+        """The parsed `key:` section (None when the config has none)."""
+        return self.sections.get(key)
+
+    @property
+    def model(self) -> ModelRef | None:
+        return self.sections.get("model")
+
+    @property
+    def baseline(self) -> ModelRef | None:
+        return self.sections.get("baseline")
+
+    @property
+    def data(self) -> DataConfig:
+        return self.sections.get("data") or DataConfig()
+
+    @property
+    def endpoint(self) -> dict[str, Any] | None:
+        return self.sections.get("endpoint")
+
+    @property
+    def image(self) -> str | None:
+        return self.sections.get("image")
 
     def stage(self, name: str) -> Stage:
         if name not in self.gates:
@@ -95,40 +103,33 @@ def load_config(path: str | os.PathLike, *, registry: Registry | None = None) ->
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", file=path) from None
-    return parse_config(load_yaml(text, path), registry=registry)
+    return parse_config(load_yaml(text, path), registry=registry, text=text)
 
 
-def parse_config(doc: LocatedYaml, *, registry: Registry | None = None) -> Config:
+def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, text: str | None = None) -> Config:
     root = doc.data
     if not isinstance(root, dict):
         raise doc.error("the top level must be a mapping (version, model, data, checks, gates)")
-    _known_keys(doc, root, TOP_KEYS, ())
+    doc.known_keys(root, top_keys(), ())
     base = Path(doc.file).parent
     version = root.get("version", None)
     if version != 1:
         raise doc.error(f"`version` must be 1, got {version!r}", "version",
                         hint="add `version: 1` at the top")
-    plugins = tuple(_str_list(doc, root.get("plugins", []), ("plugins",)))
+    plugins = tuple(doc.str_list(root.get("plugins", []), ("plugins",)))
     seed = root.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise doc.error(f"`seed` must be an integer, got {seed!r}", "seed")
     if registry is None:
         registry = _discover(doc, plugins, base)
-    model = _model_ref(doc, root.get("model"), ("model",), base)
-    baseline = _model_ref(doc, root.get("baseline"), ("baseline",), base)
-    data = _data(doc, root.get("data", {}), base)
-    endpoint = parse_endpoint(doc, root.get("endpoint"))
-    image = root.get("image")
-    if image is not None and not isinstance(image, str):
-        raise doc.error("`image` must be an image reference string", "image")
-    if image is not None:
-        image = expand_env(doc, image, "image")
-    columns = _data_columns(doc, data)
-    checks = _with_presets(doc, root, registry, columns, base)
-    gates = _gates(doc, root.get("gates", {}))
-    return Config(path=Path(doc.file), version=1, model=model, baseline=baseline, data=data,
-                  endpoint=endpoint, image=image, plugins=plugins, seed=seed, checks=checks,
-                  gates=gates, registry=registry, deepchecks=_deepchecks(doc, root.get("deepchecks"), base))
+    sections = {key: parse(doc, key, root.get(key), base) for key, parse in section_parsers().items()}
+    columns = _data_columns(doc, sections.get("data"))
+    identity = hashlib.sha256((text if text is not None else "").encode("utf-8"))
+    checks = _with_presets(doc, root, registry, columns, base, identity)
+    gates = parse_gates(doc, root.get("gates", {}))
+    return Config(path=Path(doc.file), version=1, plugins=plugins, seed=seed, checks=checks, gates=gates,
+                  registry=registry, sections=sections, deepchecks=_deepchecks(doc, root.get("deepchecks"), base),
+                  sha256=identity.hexdigest())
 
 
 def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registry:
@@ -152,90 +153,11 @@ def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registr
             sys.path.remove(str(base))
 
 
-def _known_keys(doc: LocatedYaml, mapping: dict, allowed: tuple[str, ...], path: tuple) -> None:
-    for key in mapping:
-        if key not in allowed:
-            hint = did_you_mean(str(key), allowed)
-            where = ".".join(str(p) for p in path if isinstance(p, str)) or "top level"
-            raise doc.error(f"unknown key `{key}` in {where}", *path, key,
-                            hint=hint or f"allowed keys: {', '.join(allowed)}")
-
-
-def _mapping(doc: LocatedYaml, value: Any, path: tuple, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise doc.error(f"`{'.'.join(map(str, path))}` must be a mapping ({what}), got {value!r}", *path)
-    return value
-
-
-def _str_list(doc: LocatedYaml, value: Any, path: tuple) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise doc.error(f"`{'.'.join(map(str, path))}` must be a list of strings", *path)
-    return value
-
-
-def _file(doc: LocatedYaml, value: Any, path: tuple, base: Path, what: str) -> Path:
-    if not isinstance(value, str) or not value:
-        raise doc.error(f"`{'.'.join(map(str, path))}` must be a file path", *path)
-    resolved = (base / os.path.expanduser(value)).resolve()
-    if not resolved.exists():
-        raise doc.error(f"{what} not found: {value} (resolved to {resolved})", *path,
-                        hint="paths are relative to the folder of mlqa.yaml")
-    return resolved
-
-
-def _model_ref(doc: LocatedYaml, value: Any, path: tuple, base: Path) -> ModelRef | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = {"path": value}
-    value = _mapping(doc, value, path, "path: FILE or python: 'pkg.mod:factory'")
-    _known_keys(doc, value, MODEL_KEYS, path)
-    if ("path" in value) == ("python" in value):
-        raise doc.error(f"`{path[0]}` needs exactly one of `path` or `python`", *path)
-    fmt = value.get("format")
-    if fmt is not None and fmt not in MODEL_FORMATS:
-        raise doc.error(f"unknown model format `{fmt}`", *path, "format",
-                        hint=did_you_mean(str(fmt), MODEL_FORMATS) or f"use one of {MODEL_FORMATS}")
-    trusted = tuple(_str_list(doc, value.get("trusted", []), path + ("trusted",)))
-    line = doc.line(*path)
-    if "python" in value:
-        ref = value["python"]
-        if not isinstance(ref, str) or not re.match(r"^[\w.]+:[\w.]+$", ref):
-            raise doc.error(f"`python` must look like 'package.module:factory', got {ref!r}", *path, "python")
-        return ModelRef(python=ref, format=fmt, trusted=trusted, line=line)
-    file = _file(doc, value["path"], path + ("path",), base, "model file")
-    return ModelRef(path=file, format=fmt, trusted=trusted, line=line)
-
-
-def _data(doc: LocatedYaml, value: Any, base: Path) -> DataConfig:
-    value = _mapping(doc, value, ("data",), "train, test, label, ...")
-    _known_keys(doc, value, DATA_KEYS, ("data",))
-    files = {k: _file(doc, value[k], ("data", k), base, f"{k} data file")
-             for k in ("train", "test") if value.get(k) is not None}
-    for k, f in files.items():
-        if not re.search(r"\.(csv|tsv|parquet|pq)(\.(gz|bz2|zip|xz|zst))?$", f.name):
-            raise doc.error(f"unsupported data format for {f.name}", "data", k,
-                            hint="use CSV (optionally compressed) or Parquet")
-    label = value.get("label")
-    if label is not None and not isinstance(label, str):
-        raise doc.error("`data.label` must be a column name", "data", "label")
-    task = value.get("task")
-    if task not in (None, "classification", "regression"):
-        raise doc.error(f"`data.task` must be classification or regression, got {task!r}", "data", "task")
-    features = value.get("features")
-    feats = tuple(_str_list(doc, features, ("data", "features"))) if features is not None else None
-    lines = {k: doc.line("data", k) for k in value}
-    return DataConfig(train=files.get("train"), test=files.get("test"), label=label,
-                      positive_label=value.get("positive_label"),
-                      sensitive=tuple(_str_list(doc, value.get("sensitive", []), ("data", "sensitive"))),
-                      features=feats, task=task, lines=lines)
-
-
-def _data_columns(doc: LocatedYaml, data: DataConfig) -> list[str] | None:
+def _data_columns(doc: LocatedYaml, data: DataConfig | None) -> list[str] | None:
     """The columns every data file shares; names in `data:` must be among them."""
-    from .subjects import read_columns
+    from .tables import read_columns
+    if data is None:
+        return None
     columns: list[str] | None = None
     for key in ("train", "test"):
         file = getattr(data, key)
@@ -277,19 +199,21 @@ def presets() -> list[str]:
 
 
 def _with_presets(doc: LocatedYaml, root: dict, registry: Registry, columns: list[str] | None,
-                  base: Path) -> tuple[CheckInstance, ...]:
+                  base: Path, identity: Any) -> tuple[CheckInstance, ...]:
     """Checks of the `include:`d presets, then the config's own; an own entry with the
     same key replaces the preset's (keeping the preset's position)."""
     merged: dict[str, CheckInstance] = {}
-    for i, name in enumerate(_str_list(doc, root.get("include", []), ("include",))):
+    for i, name in enumerate(doc.str_list(root.get("include", []), ("include",))):
         path = preset_path(name, base)
         if path is None:
             raise doc.error(f"unknown preset `{name}`", "include", i,
                             hint=did_you_mean(name, presets()) or f"presets: {', '.join(presets())}")
-        preset = load_yaml(path.read_text(encoding="utf-8"), path)
+        preset_text = path.read_text(encoding="utf-8")
+        identity.update(b"\0" + preset_text.encode("utf-8"))
+        preset = load_yaml(preset_text, path)
         if not isinstance(preset.data, dict):
             raise preset.error("a preset is a mapping with a `checks:` list")
-        _known_keys(preset, preset.data, ("description", "checks"), ())
+        preset.known_keys(preset.data, ("description", "checks"), ())
         for c in _checks(preset, preset.data.get("checks", []), registry, columns):
             merged[c.key] = c
     for c in _checks(doc, root.get("checks", []), registry, columns):
@@ -300,8 +224,8 @@ def _with_presets(doc: LocatedYaml, root: dict, registry: Registry, columns: lis
 def _deepchecks(doc: LocatedYaml, value: Any, base: Path) -> dict[str, Any] | None:
     if value is None:
         return None
-    value = _mapping(doc, value, ("deepchecks",), "python: PATH")
-    _known_keys(doc, value, ("python",), ("deepchecks",))
+    value = doc.mapping(value, ("deepchecks",), "python: PATH")
+    doc.known_keys(value, ("python",), ("deepchecks",))
     python = value.get("python")
     if not isinstance(python, str):
         raise doc.error("`deepchecks.python` must be the path of a Python interpreter", "deepchecks")
@@ -340,7 +264,8 @@ def _checks(doc: LocatedYaml, value: Any, registry: Registry,
             raise doc.error(f"parameters of {key} must be a mapping, got {params!r}", *path)
         params = dict(params)
         timeout = params.pop("timeout", None)
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
+                                    or not timeout > 0):
             raise doc.error("`timeout` must be a positive number of seconds", *path, "timeout")
         try:
             bound = spec.bind(params)

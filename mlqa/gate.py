@@ -6,9 +6,11 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .config import Stage, Waiver
+from ._config_gates import Stage, Waiver
+from ._version import __version__
 from .results import CheckResult, Decision, GatedCheck
 
+#: the policy without a stage (`mlqa run`, pytest without --mlqa-stage): every check blocks
 ALL_STAGES = Stage(name="default", blocking=("*",))
 
 
@@ -63,7 +65,6 @@ def decide(stage: Stage, results: Sequence[CheckResult], *, expected: Iterable[s
            started_at: str = "", duration_s: float = 0.0) -> Decision:
     """The stage's verdict. Promote only when every blocking check passed (or was skipped
     on purpose, or is validly waived) and every `expected` check produced a result."""
-    from . import __version__
     today = today or _dt.date.today()
     gated = tuple(gate_check(stage, r, today) for r in results)
     reasons: list[str] = []
@@ -95,3 +96,9 @@ def decide(stage: Stage, results: Sequence[CheckResult], *, expected: Iterable[s
                     reasons=tuple(reasons), checks=gated, subject=subject or {},
                     mlqa_version=__version__, started_at=started_at, duration_s=duration_s,
                     notes=tuple(notes))
+
+
+def default_decision(results: Sequence[CheckResult]) -> Decision:
+    """Without a stage every check is blocking (`mlqa run`, plain pytest runs, results
+    files read back)."""
+    return decide(ALL_STAGES, results)

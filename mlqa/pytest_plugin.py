@@ -1,9 +1,10 @@
 """The mlqa pytest plugin (entry point `pytest11: mlqa`).
 
-Thin by design: options, fixtures, the `mlqa` marker, collection of the config's checks as
-items, and one session-finish step that asks the core gate for a decision and writes the
-reports. Importing this module imports nothing heavy, so projects that never pass
-`--mlqa-config` pay (almost) nothing for having mlqa installed.
+Only pytest's wiring: options, fixtures, the `mlqa` marker, collection of the config's
+checks as items, translating mlqa's config errors into `pytest.exit` (code 2), and one
+session-finish step. Every check runs, is recorded and is decided by `mlqa.Session` — the
+same code path as `mlqa gate`. Importing this module imports nothing heavy, so projects
+that never pass `--mlqa-config` pay (almost) nothing for having mlqa installed.
 """
 from __future__ import annotations
 
@@ -12,7 +13,43 @@ from typing import Any
 
 import pytest
 
-_STATE = pytest.StashKey["_State"]()
+_WIRING = pytest.StashKey["_Wiring"]()
+
+
+class _Wiring:
+    """What pytest needs to reach the session: the config path and stage given on the
+    command line, and the `mlqa.Session` (made when first needed, so projects that never
+    use mlqa build none)."""
+
+    def __init__(self, path: Path | None, stage: str | None) -> None:
+        self.path = path
+        self.stage = stage
+        self._session: Any = None
+        self.outcome: Any = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            from .session import Session
+            self._session = Session(None)
+        return self._session
+
+    def open(self) -> None:
+        from .session import Session
+        self._session = _config_errors_exit(lambda: Session(self.path, self.stage))
+
+    @property
+    def used(self) -> bool:
+        return self._session is not None
+
+
+def _config_errors_exit(call: Any) -> Any:
+    """`call()`, with mlqa's config and subject errors turned into pytest's exit 2."""
+    from .errors import MlqaError
+    try:
+        return call()
+    except MlqaError as exc:
+        pytest.exit(f"mlqa: error: {exc}", returncode=2)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,16 +77,16 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(through the mlqa_record fixture)")
     path = config.getoption("mlqa_config") or config.getini("mlqa_config") or None
     stage = config.getoption("mlqa_stage") or config.getini("mlqa_stage") or None
-    state = _State(config, Path(path).resolve() if path else None, stage)
-    config.stash[_STATE] = state
-    if state.config_path is None:
+    wiring = _Wiring(Path(path).resolve() if path else None, stage)
+    config.stash[_WIRING] = wiring
+    if wiring.path is None:
         if stage:
             raise pytest.UsageError("--mlqa-stage needs --mlqa-config (the mlqa.yaml that declares the stage)")
         return
-    state.load()
-    for suite in sorted({c.check_id.split(".")[0] for c in state.cfg.checks}):
+    wiring.open()
+    for suite in sorted({c.check_id.split(".")[0] for c in wiring.session.select()}):
         config.addinivalue_line("markers", f"{suite}: mlqa checks of the {suite} suite")
-    target = str(state.config_path)
+    target = str(wiring.path)
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         if target not in config.args:
             config.args.append(target)
@@ -58,8 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    state: _State | None = parent.config.stash.get(_STATE, None)
-    if state is not None and state.config_path is not None and file_path.resolve() == state.config_path:
+    wiring: _Wiring | None = parent.config.stash.get(_WIRING, None)
+    if wiring is not None and wiring.path is not None and file_path.resolve() == wiring.path:
         return MlqaFile.from_parent(parent, path=file_path)
     return None
 
@@ -68,8 +105,7 @@ class MlqaFile(pytest.File):
     """An mlqa.yaml: one item per entry of its `checks:` list."""
 
     def collect(self):
-        state = self.config.stash[_STATE]
-        for instance in state.cfg.checks:
+        for instance in self.config.stash[_WIRING].session.select():
             yield MlqaItem.from_parent(self, name=instance.key, instance=instance)
 
 
@@ -89,9 +125,9 @@ class MlqaItem(pytest.Item):
         self.gated = None
 
     def runtest(self) -> None:
-        state: _State = self.config.stash[_STATE]
-        result = state.run(self.instance)
-        self.gated = gated = state.gate_one(result)
+        session = self.config.stash[_WIRING].session
+        result = _config_errors_exit(lambda: session.run(self.instance))
+        self.gated = gated = session.gate_one(result)
         if result.status == "passed":
             return
         if result.status == "skipped":
@@ -103,8 +139,8 @@ class MlqaItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):  # noqa: ANN001
         if isinstance(excinfo.value, MlqaCheckFailed) and self.gated is not None:
-            from ._console import describe_failure
-            return describe_failure(self.gated, self.config.stash[_STATE].stage_name,
+            from .console import describe_failure
+            return describe_failure(self.gated, self.config.stash[_WIRING].stage,
                                     f"{self.path}:{self.instance.line}")
         return super().repr_failure(excinfo, style=style)
 
@@ -112,134 +148,62 @@ class MlqaItem(pytest.Item):
         return self.path, (self.instance.line or 1) - 1, f"mlqa check {self.instance.key}"
 
 
-class _State:
-    """Per-session mlqa state: the loaded config, the runner, and every result gathered."""
-
-    def __init__(self, config: pytest.Config, config_path: Path | None, stage: str | None) -> None:
-        self.pytest_config = config
-        self.config_path = config_path
-        self.stage_name = stage
-        self.cfg = None
-        self.stage = None
-        self.runner = None
-        self.results: list = []
-        self.recorded: list = []
-        self.decision = None
-        self.doc = None
-        self.files: dict = {}
-        self.started_at = ""
-
-    def load(self) -> None:
-        from .errors import MlqaError
-        from .config import load_config
-        from .runner import Runner
-        from .api import now_iso
-        try:
-            self.cfg = load_config(self.config_path)
-            self.stage = self.cfg.stage(self.stage_name) if self.stage_name else None
-        except MlqaError as exc:
-            pytest.exit(f"mlqa: error: {exc}", returncode=2)
-        self.runner = Runner(self.cfg)
-        self.started_at = now_iso()
-
-    @property
-    def policy(self):
-        from .gate import ALL_STAGES
-        return self.stage or ALL_STAGES
-
-    def context(self):
-        from .errors import ConfigError
-        if self.runner is None:
-            raise pytest.UsageError("this test needs an mlqa config: run pytest with "
-                                    "--mlqa-config mlqa.yaml (or set mlqa_config in the ini file)")
-        try:
-            return self.runner.context
-        except ConfigError as exc:
-            pytest.exit(f"mlqa: error: {exc}", returncode=2)
-
-    def run(self, instance):
-        self.context()
-        result = self.runner.run_one(instance)
-        self.results.append(result)
-        return result
-
-    def gate_one(self, result):
-        import datetime as _dt
-        from .gate import gate_check
-        return gate_check(self.policy, result, _dt.date.today())
-
-    def finish(self, session: pytest.Session) -> None:
-        import time
-        from .api import RunOutcome, subject_info
-        from .gate import decide
-        from .reports import document, write_all
-        results = self.results + self.recorded
-        if self.cfg is None and not results:
-            return
-        expected = [c.key for c in self.cfg.checks] if (self.cfg is not None and self.stage) else []
-        t0 = time.perf_counter()
-        subject = subject_info(self.cfg) if self.cfg is not None else {}
-        self.decision = decide(self.policy, results, expected=expected, subject=subject,
-                               started_at=self.started_at,
-                               duration_s=sum(r.duration_s for r in results) + time.perf_counter() - t0)
-        out = self.pytest_config.getoption("mlqa_out") or ("mlqa-out" if self.cfg is not None else None)
-        if self.cfg is not None:
-            outcome = RunOutcome(config=self.cfg, results=results,
-                                 decision=self.decision if self.stage else None,
-                                 started_at=self.started_at, duration_s=self.decision.duration_s,
-                                 selected=list(self.cfg.checks))
-            self.doc = document(outcome)
-            if out:
-                self.files = write_all(Path(out), outcome)
-        else:
-            self.doc = self.decision.to_dict()
-        self.pytest_config.hook.pytest_mlqa_decision(decision=self.decision, config=self.pytest_config)
-        if not self.decision.promoted and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state: _State | None = session.config.stash.get(_STATE, None)
-    if state is None or session.config.option.collectonly:
+    wiring: _Wiring | None = session.config.stash.get(_WIRING, None)
+    if wiring is None or not wiring.used or session.config.option.collectonly:
         return
-    if exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):
-        state.finish(session)
+    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):
+        return
+    mlqa_session = wiring.session
+    if mlqa_session.config is None and not mlqa_session.results:
+        return
+    out = session.config.getoption("mlqa_out") or ("mlqa-out" if mlqa_session.config is not None else None)
+    wiring.outcome = outcome = mlqa_session.finish(out)
+    session.config.hook.pytest_mlqa_decision(decision=outcome.verdict, config=session.config)
+    if not outcome.verdict.promoted and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
-    state: _State | None = config.stash.get(_STATE, None)
-    if state is None or state.doc is None:
+    wiring: _Wiring | None = config.stash.get(_WIRING, None)
+    if wiring is None or wiring.outcome is None:
         return
-    from ._console import plain_table
-    terminalreporter.write_sep("=", "mlqa gate" + (f" (stage {state.stage_name})" if state.stage_name else ""))
-    for line in plain_table(state.doc).splitlines():
+    from .console import plain_table
+    from .reports import document
+    terminalreporter.write_sep("=", "mlqa gate" + (f" (stage {wiring.stage})" if wiring.stage else ""))
+    for line in plain_table(document(wiring.outcome)).splitlines():
         terminalreporter.write_line(line)
-    if state.files:
-        terminalreporter.write_line("mlqa reports: " + ", ".join(str(p) for p in state.files.values()))
+    if wiring.outcome.files:
+        terminalreporter.write_line("mlqa reports: " + ", ".join(str(p) for p in wiring.outcome.files.values()))
 
 
 # ---------------------------------------------------------------- fixtures
-def _state(request: pytest.FixtureRequest) -> _State:
-    return request.config.stash[_STATE]
+def _session(request: pytest.FixtureRequest) -> Any:
+    wiring: _Wiring = request.config.stash[_WIRING]
+    if wiring.path is None:
+        raise pytest.UsageError("this test needs an mlqa config: run pytest with "
+                                "--mlqa-config mlqa.yaml (or set mlqa_config in the ini file)")
+    return wiring.session
 
 
 @pytest.fixture(scope="session")
 def mlqa_config(request: pytest.FixtureRequest):
-    """The validated `mlqa.config.Config` of --mlqa-config."""
-    state = _state(request)
-    state.context()
-    return state.cfg
+    """The validated `mlqa.Config` of --mlqa-config."""
+    session = _session(request)
+    _config_errors_exit(lambda: session.context)
+    return session.config
 
 
 @pytest.fixture(scope="session")
 def mlqa_context(request: pytest.FixtureRequest):
-    """The `CheckContext` checks receive: call any check function with it directly."""
-    return _state(request).context()
+    """The `mlqa.CheckContext` checks receive: call any check function with it directly."""
+    session = _session(request)
+    return _config_errors_exit(lambda: session.context)
 
 
 def _loaded(ctx, name: str):
-    subject = getattr(ctx, name)
+    subject = ctx.subject(name)
     if subject is None:
         pytest.fail(f"mlqa_{name}: the config declares no loadable `{name}:` "
                     + ctx.subject_errors.get(name, ""), pytrace=False)
@@ -260,27 +224,16 @@ def mlqa_baseline(mlqa_context):
 
 @pytest.fixture(scope="session")
 def mlqa_data(mlqa_context):
-    """The data: `.train` / `.test` (`mlqa.subjects.Dataset`: .frame, .X, .y), `.label`,
+    """The data: `.train` / `.test` (`mlqa.Dataset`: .frame, .X, .y), `.label`,
     `.positive_label`, `.sensitive`."""
-    from .subjects import DataBundle
+    from .context import DataBundle
     return DataBundle.from_context(mlqa_context)
 
 
 @pytest.fixture
 def mlqa_record(request: pytest.FixtureRequest):
     """`mlqa_record(result)`: add a hand-written `CheckResult` to the gate."""
-    from .results import CheckResult
-    from .registry import CHECK_ID
-    state = _state(request)
-
-    def record(result: CheckResult) -> CheckResult:
-        if not isinstance(result, CheckResult):
-            raise TypeError("mlqa_record takes an mlqa.CheckResult")
-        if not CHECK_ID.match(result.id.split("[")[0]):
-            raise ValueError(f"recorded result needs an id like 'suite.name', got {result.id!r}")
-        state.recorded.append(result)
-        return result
-    return record
+    return request.config.stash[_WIRING].session.record
 
 
 @pytest.fixture(scope="session")

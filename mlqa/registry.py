@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import MlqaError, did_you_mean
-from ._types import ParamTypeError, coerce, is_column, type_name
+from .results import CheckResult
+from .subjects import subject_names
+from .params import ParamTypeError, coerce, is_column, type_name
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-SUBJECTS = ("model", "baseline", "train", "test", "endpoint", "image")
 RESERVED_PARAMS = ("timeout",)
 _ATTR = "__mlqa_check__"
 
@@ -56,6 +57,9 @@ class CheckSpec:
     doc: str
     source: str = ""
     validate: Callable[[dict[str, Any]], None] | None = None
+    #: the check's deadline in seconds when mlqa.yaml gives it no `timeout:` (None: the
+    #: session's default)
+    timeout: float | None = None
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -89,7 +93,8 @@ class CheckSpec:
 
 
 def check(check_id: str, *, requires: Iterable[str] = (),
-          validate: Callable[[dict[str, Any]], None] | None = None) -> Callable[[Callable], Callable]:
+          validate: Callable[[dict[str, Any]], None] | None = None,
+          timeout: float | None = None) -> Callable[[Callable], Callable]:
     """Declare a function as an mlqa check with id ``suite.name``.
 
     Parameters are the function's keyword-only arguments: their annotations are the
@@ -98,26 +103,39 @@ def check(check_id: str, *, requires: Iterable[str] = (),
     ``mlqa checks``. `requires` names the subjects the check needs (model, baseline,
     train, test, endpoint, image); a check whose subjects are missing is ``error``.
     `validate(params)` may raise ValueError for combinations the types cannot express;
-    the config loader reports it at the check's line.
+    the config loader reports it at the check's line. `timeout` is the check's default
+    deadline in seconds (a `timeout:` in mlqa.yaml overrides it); the check sees it as
+    `ctx.deadline`.
+
+    Called directly (in a hand-written test), the check's result carries its id and the
+    context's seed.
     """
     if not CHECK_ID.match(check_id):
         raise ValueError(f"check id {check_id!r} must look like 'suite.name' (lower case, dots)")
     needs = tuple(requires)
-    bad = [s for s in needs if s not in SUBJECTS]
+    known = subject_names()
+    bad = [s for s in needs if s not in known]
     if bad:
-        raise ValueError(f"unknown subject(s) {bad} in requires; use {SUBJECTS}")
+        raise ValueError(f"unknown subject(s) {bad} in requires; use {known}")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
     def decorate(func: Callable) -> Callable:
         spec = _spec_from_function(check_id, func, needs)
 
         @functools.wraps(func)
         def direct_call(ctx: Any, **params: Any) -> Any:
-            """Called directly (in a hand-written test), the result carries the check's id."""
+            """Called directly (in a hand-written test), the result carries the check's id
+            and the context's seed."""
             result = func(ctx, **params)
-            if getattr(result, "id", None) == "":
-                result = result.with_(id=check_id)
+            if isinstance(result, CheckResult):
+                if result.id == "":
+                    result = result.with_(id=check_id)
+                if result.seed is None and isinstance(getattr(ctx, "seed", None), int):
+                    result = result.with_(seed=ctx.seed)
             return result
-        setattr(direct_call, _ATTR, CheckSpec(**{**spec.__dict__, "validate": validate}))
+        setattr(direct_call, _ATTR, CheckSpec(**{**spec.__dict__, "validate": validate,
+                                                 "timeout": None if timeout is None else float(timeout)}))
         return direct_call
 
     return decorate

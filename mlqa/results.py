@@ -33,6 +33,8 @@ class CheckResult:
     `thresholds` maps a metric name to its bound as written (``"<= 0.2"``); the first
     threshold names the key metric shown in gate tables. `evidence` is small JSON
     (counterexamples, per-group tables, top findings; charts under ``evidence["charts"]``).
+    `seed` and `config_sha256` say which run produced it: the session stamps both on every
+    result it runs or records (a check never sets them by hand).
     """
 
     id: str = ""
@@ -43,6 +45,8 @@ class CheckResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     artifacts: tuple[str, ...] = ()
+    seed: int | None = None
+    config_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -69,7 +73,7 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
         known = {k: data[k] for k in ("id", "status", "message", "metrics", "thresholds",
-                                      "evidence", "duration_s") if k in data}
+                                      "evidence", "duration_s", "seed", "config_sha256") if k in data}
         return cls(**known, artifacts=tuple(data.get("artifacts", ())))
 
 

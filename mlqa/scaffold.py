@@ -20,7 +20,7 @@ def guess_label(columns: list[str]) -> str:
 
 def write_starter(data: Path, model: Path, *, label: str | None = None, out: Path = Path("mlqa.yaml"),
                   test: Path | None = None, force: bool = False) -> Path:
-    from .subjects import read_columns
+    from .tables import read_columns
     if out.exists() and not force:
         raise MlqaError(f"{out} exists; pass --force to overwrite it")
     for what, path in (("data", data), ("model", model), ("test data", test)):

@@ -58,7 +58,8 @@ def make_context(train: pd.DataFrame | None, test: pd.DataFrame | None, *, label
                  positive=">50K", model=None, baseline=None, sensitive=(), seed: int = 0,
                  task: str = "classification"):
     """A CheckContext over in-memory frames (no config file), for calling checks directly."""
-    from mlqa.subjects import CheckContext, Dataset, Model
+    from mlqa.context import CheckContext
+    from mlqa.subjects import Dataset, Model
     def ds(name, frame):
         if frame is None:
             return None

@@ -26,7 +26,7 @@ def main() -> int:
     ap.add_argument("--out", default="mlqa-out/credit-serving")
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    from mlqa._procs import stop_group
+    from mlqa.procs import stop_group
     env = {**os.environ, "MLQA_TOKEN": secrets.token_urlsafe(24), "MLQA_LOADGEN_TOKEN": secrets.token_urlsafe(24),
            "CREDIT_ENDPOINT": f"http://127.0.0.1:{args.port}"}
     server = subprocess.Popen([sys.executable, "-m", "mlqa.cli", "serve", "--config", str(HERE / "mlqa.yaml"),

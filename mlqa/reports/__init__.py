@@ -5,34 +5,33 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..errors import MlqaError
+from ._rows import gate_label, key_metric, status_counts, verdict_line  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..api import RunOutcome
+    from ..session import RunOutcome
 
 RESULTS_SCHEMA = "mlqa/results/v1"
 FORMATS = ("json", "md", "html", "junit", "sarif")
 
 
 def document(outcome: "RunOutcome") -> dict[str, Any]:
-    """One dict every renderer reads: decision.json when a stage decided, else results."""
-    from .. import __version__
+    """One dict every renderer reads: decision.json when a stage decided, else results
+    gated with every check blocking."""
     if outcome.decision is not None:
         return outcome.decision.to_dict()
-    from ..api import default_decision
-    gated = default_decision(outcome.results)
+    verdict = outcome.verdict
     return {"schema": RESULTS_SCHEMA, "decision": None, "stage": None,
-            "reasons": list(gated.reasons), "notes": list(gated.notes),
-            "checks": [g.to_dict() for g in gated.checks], "subject": {"config": str(outcome.config.path)},
+            "reasons": list(verdict.reasons), "notes": list(verdict.notes),
+            "checks": [g.to_dict() for g in verdict.checks], "subject": outcome.subject,
             "mlqa_version": __version__, "started_at": outcome.started_at,
             "duration_s": round(outcome.duration_s, 3)}
 
 
 def results_document(outcome: "RunOutcome") -> dict[str, Any]:
-    from .. import __version__
-    from ..api import subject_info
     return {"schema": RESULTS_SCHEMA, "mlqa_version": __version__, "started_at": outcome.started_at,
-            "duration_s": round(outcome.duration_s, 3), "subject": subject_info(outcome.config),
+            "duration_s": round(outcome.duration_s, 3), "subject": outcome.subject,
             "checks": [r.to_dict() for r in outcome.results]}
 
 
@@ -88,44 +87,9 @@ def load_document(path: Path) -> dict[str, Any]:
     if schema == RESULTS_SCHEMA:
         if "decision" in data:
             return data
-        from ..api import default_decision
+        from ..gate import default_decision
         from ..results import CheckResult
         gated = default_decision([CheckResult.from_dict(r) for r in data.get("checks", [])])
         return {**data, "decision": None, "stage": None, "reasons": list(gated.reasons),
                 "notes": list(gated.notes), "checks": [g.to_dict() for g in gated.checks]}
     raise MlqaError(f"{path}: not an mlqa results or decision file (schema {schema!r})")
-
-
-def status_counts(doc: dict[str, Any]) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
-    for row in doc.get("checks", []):
-        counts[row.get("status", "error")] = counts.get(row.get("status", "error"), 0) + 1
-    return counts
-
-
-def verdict_line(doc: dict[str, Any]) -> str:
-    counts = status_counts(doc)
-    tally = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-    if doc.get("decision"):
-        return f"{doc['decision'].upper()} (stage {doc['stage']}): {tally}"
-    ok = not doc.get("reasons")
-    return f"{'ALL PASSED' if ok else 'NOT ALL PASSED'} (no stage): {tally}"
-
-
-def gate_label(row: dict[str, Any]) -> str:
-    if row.get("waived"):
-        return "waived"
-    if row.get("waiver", {}) and row["waiver"].get("expired"):
-        return "blocking (waiver expired)"
-    return "blocking" if row.get("blocking", True) else "advisory"
-
-
-def key_metric(row: dict[str, Any]) -> tuple[str, str]:
-    """('name = value', 'bound') of a row's first threshold, else its first metric."""
-    from ..suites._judge import fmt
-    thresholds, metrics = row.get("thresholds") or {}, row.get("metrics") or {}
-    for name, bound in thresholds.items():
-        return f"{name.strip()} = {fmt(metrics.get(name))}", bound
-    for name, value in metrics.items():
-        return f"{name} = {fmt(value)}", ""
-    return "", ""

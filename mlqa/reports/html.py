@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import gate_label, key_metric, status_counts, verdict_line
+from ._rows import gate_label, key_metric, status_counts, verdict_line
 from ._svg import render_chart
 
 

@@ -5,7 +5,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from . import key_metric
+from ._rows import key_metric
 
 
 def render_junit(doc: dict[str, Any]) -> str:

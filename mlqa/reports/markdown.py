@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import gate_label, key_metric, verdict_line
+from ._rows import gate_label, key_metric, verdict_line
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 MAX_ROWS = 200

@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .._auth import bearer_matches
+from ..auth import bearer_matches
 from ..subjects import Model
 from ._schema import RequestError, Schema, parse_json, rows_from_json, rows_from_oip
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 @dataclass
@@ -62,6 +63,7 @@ class RateLimiter:
 def build_app(model: Model, schema: Schema, config: ServeConfig):
     """A Starlette app serving `model`. Refuses to build without a token unless
     `allow_no_auth` says so explicitly."""
+    import numpy as np
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -237,3 +239,9 @@ def _timed(app, histogram):  # noqa: ANN001, ANN202 - ASGI
         finally:
             histogram.labels(_route_name(scope["path"])).observe(time.perf_counter() - started)
     return asgi
+
+
+def serve(app: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run an app with uvicorn until interrupted."""
+    import uvicorn
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -5,19 +5,19 @@ import os
 import sys
 from pathlib import Path
 
-from .._units import parse_rate, parse_size
+from ..units import parse_rate, parse_size
 from ..errors import MlqaError
 
 
 def main(args) -> int:  # noqa: ANN001 - argparse namespace
-    from ..subjects import Model, read_frame
-    from ._app import ServeConfig, build_app
+    from ..subjects import load_model
+    from ..tables import read_frame
+    from ._app import ServeConfig, build_app, serve
     from ._schema import Schema
-    from . import serve
     schema = None
     if args.config:
         from ..config import load_config
-        from ..subjects import build_context
+        from ..context import build_context
         config = load_config(args.config)
         ctx = build_context(config)
         if ctx.model is None:
@@ -28,8 +28,7 @@ def main(args) -> int:  # noqa: ANN001 - argparse namespace
     else:
         if not args.model:
             raise MlqaError("pass a model file (mlqa serve model.skops) or --config mlqa.yaml")
-        from .._model_loading import load_model_file
-        model = Model(load_model_file(Path(args.model), args.format, tuple(args.trusted or ())))
+        model = load_model(Path(args.model), args.format, tuple(args.trusted or ()))
         if args.data:
             frame = read_frame(Path(args.data))
             if args.label and args.label not in frame.columns:

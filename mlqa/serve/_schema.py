@@ -17,7 +17,9 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True)
-class Column:
+class InputColumn:
+    """One input a served model takes: its name and kind (numeric, categorical or any)."""
+
     name: str
     kind: str  # numeric | categorical | any
 
@@ -28,19 +30,19 @@ class Column:
 
 @dataclass(frozen=True)
 class Schema:
-    columns: tuple[Column, ...]
+    columns: tuple[InputColumn, ...]
     max_rows: int = 10_000
 
     @classmethod
     def from_frame(cls, frame: Any, label: str | None = None) -> "Schema":
-        from ..suites._frames import kind
-        return cls(tuple(Column(c, "numeric" if kind(frame[c]) == "numeric" else "categorical")
+        from ..tables import kind
+        return cls(tuple(InputColumn(c, "numeric" if kind(frame[c]) == "numeric" else "categorical")
                          for c in frame.columns if c != label))
 
     @classmethod
     def from_model(cls, model: Any) -> "Schema | None":
         names = getattr(model, "feature_names_in_", None)
-        return None if names is None else cls(tuple(Column(str(n), "any") for n in names))
+        return None if names is None else cls(tuple(InputColumn(str(n), "any") for n in names))
 
     @property
     def names(self) -> list[str]:
@@ -65,7 +67,7 @@ def parse_json(body: bytes) -> Any:
         raise RequestError(400, f"request body is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
 
 
-def _check_value(col: Column, value: Any, where: str) -> Any:
+def _check_value(col: InputColumn, value: Any, where: str) -> Any:
     if col.kind == "numeric":
         if value is None:
             return math.nan

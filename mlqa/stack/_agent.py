@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .._procs import descendants, signal_all
+from ..procs import descendants, signal_all
 
 
 def healthy_devices(gpus_file: Path) -> list[int]:

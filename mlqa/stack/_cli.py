@@ -1,6 +1,7 @@
-"""`mlqa stack up | status | down`."""
+"""`mlqa stack up | status | down`: the parser `mlqa.cli` mounts, and its handler."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -8,7 +9,25 @@ import time
 from ._control import Stack, StackError, down, up
 
 
-def main(args) -> int:  # noqa: ANN001 - argparse namespace
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add `stack` and its sub-commands to the `mlqa` command line."""
+    st = subparsers.add_parser("stack", help="the reference training and serving stack (zones, nodes, GPUs)")
+    st_sub = st.add_subparsers(dest="stack_command", parser_class=type(st), required=True)
+    for name, text in (("up", "start it and wait until every replica is healthy"),
+                       ("status", "zones, nodes, processes, GPUs and their health"),
+                       ("down", "stop it; nothing is left running")):
+        sp = st_sub.add_parser(name, help=text)
+        sp.add_argument("--state-dir", default=".mlqa-stack", help="where its state, logs and stores live")
+        if name == "up":
+            sp.add_argument("--topology", help="topology YAML (default: 3 zones x 2 nodes, 2 GPUs per node)")
+            sp.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+        if name == "status":
+            sp.add_argument("--json", action="store_true", help="machine-readable state")
+    st.set_defaults(handler=main)
+    return st
+
+
+def main(args: argparse.Namespace) -> int:
     if args.stack_command == "up":
         started = time.monotonic()
         stack = up(args.topology, args.state_dir, timeout=args.timeout)

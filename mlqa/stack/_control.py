@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .._procs import free_port, pid_alive, signal_all, tagged
+from ..procs import free_port, pid_alive, signal_all, tagged
+from ..deadline import Deadline
 from ..errors import MlqaError
 from ._store import ModelStore, write_json
 from ._topology import Topology, load_topology
@@ -108,17 +109,20 @@ class Stack:
         return httpx.get(self.gateway_url + "/admin/state", timeout=2,
                          headers={"Authorization": f"Bearer {self.admin_token}"}).json()
 
-    def wait(self, predicate, timeout: float, what: str, interval: float = 0.2) -> Any:  # noqa: ANN001
-        """Poll `predicate(state)` until it returns something truthy (bounded)."""
-        deadline = time.monotonic() + timeout
+    def wait(self, predicate, timeout: float, what: str, interval: float = 0.2,  # noqa: ANN001
+             deadline: Deadline | None = None) -> Any:
+        """Poll `predicate(state)` until it returns something truthy (bounded by `timeout`;
+        a cancelled `deadline` — a check's — stops the wait with `Cancelled`)."""
+        deadline = deadline or Deadline.never()
+        limit = time.monotonic() + timeout
         while True:
             state = self.state()
             got = predicate(state)
             if got:
                 return got
-            if time.monotonic() > deadline:
+            if time.monotonic() > limit:
                 raise StackError(f"timed out after {timeout:g}s waiting for {what}")
-            time.sleep(interval)
+            deadline.sleep(interval)
 
     def down(self, timeout: float = 30) -> None:
         down(self.state_dir, timeout=timeout)

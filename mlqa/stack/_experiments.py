@@ -1,6 +1,7 @@
-"""Faults against the stack with their damage measured: a zone lost under open-loop load
-through the gateway, a node or a GPU lost during training. The stack's tests assert on
-these figures and bench/stack_resilience.py prints them."""
+"""The two measurements the stack's own resilience tests and bench/stack_resilience.py
+need: a zone lost under open-loop load through the gateway, and a training job run to its
+end with a fault injected once it passes a step. Declarative experiments (steady state,
+method, rollback, gating) belong to the chaos engine, not here."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..deadline import Deadline
+from ..endpoint import Endpoint
+from ..loadgen import measure
 from ._control import Stack
 
 
@@ -37,8 +41,7 @@ class ZoneLoss:
         return self.fault_p99_ms / self.steady_p99_ms
 
 
-def _endpoint(stack: Stack):
-    from ..suites.security._http import Endpoint
+def _endpoint(stack: Stack) -> Endpoint:
     return Endpoint(url=stack.gateway_url, protocol="oip-v2", model="model", header="Authorization",
                     scheme="Bearer", token=stack.token, timeout=5.0)
 
@@ -57,7 +60,6 @@ def zone_loss_under_load(stack: Stack, zone: str, *, rate: float = 100.0, steady
                          fault_s: float = 8.0, kill_after_s: float = 2.0, restart: bool = True) -> ZoneLoss:
     """Measure `rate`/s through the gateway for `steady_s`; then again for `fault_s` while
     the whole `zone` is killed `kill_after_s` into it; then bring the zone back."""
-    from ..suites.latency._locust import measure
     ep, payload = _endpoint(stack), sample_payload(stack)
     users = max(8, int(rate / 5))
     steady = measure(ep, payload, rate=rate, users=users, seconds=steady_s, warmup=1.0, label="steady")
@@ -100,9 +102,11 @@ class TrainingRun:
     checkpoint_every: int
 
 
-def train(stack: Stack, *, fault=None, at_step: int = 60, timeout: float = 240, **settings: Any) -> TrainingRun:  # noqa: ANN001
+def train(stack: Stack, *, fault=None, at_step: int = 60, timeout: float = 240,  # noqa: ANN001
+          deadline: Deadline | None = None, **settings: Any) -> TrainingRun:
     """Run a training job to its end; `fault(stack, progress)` is called once the job has
-    passed `at_step`."""
+    passed `at_step`. Polls `deadline` (raising `Cancelled` when it must stop)."""
+    deadline = deadline or Deadline.never()
     started = time.monotonic()
     stack.start_training(**settings)
     worlds: list[int] = []
@@ -119,7 +123,7 @@ def train(stack: Stack, *, fault=None, at_step: int = 60, timeout: float = 240, 
             break
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"training did not end within {timeout:g}s: {t}")
-        time.sleep(0.1)
+        deadline.sleep(0.1)
     done = t.get("result") or {}
     return TrainingRun(status=t["status"], final_loss=done.get("final_loss"), world_sizes=tuple(worlds),
                        work_lost_steps=tuple(t.get("work_lost_steps", ())),

@@ -78,9 +78,9 @@ def build_gateway(config: dict[str, Any]):
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from .._auth import bearer_matches
-    from .._units import parse_rate
-    from ..serve._app import RateLimiter
+    from ..auth import bearer_matches
+    from ..units import parse_rate
+    from ..serve import RateLimiter
 
     token = os.environ[config["token_env"]]
     internal = os.environ[config["internal_token_env"]]

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import atomic_write, sha256_file
+from ..files import atomic_write, sha256_file
 
 
 class CorruptArtifact(RuntimeError):

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .._auth import bearer_matches
-from .._procs import ProcessTable, descendants, pid_alive, signal_all, tagged
+from ..auth import bearer_matches
+from ..procs import ProcessTable, descendants, pid_alive, signal_all, tagged
 from ._store import ModelStore, write_json
 
 XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94: "contained ECC error",

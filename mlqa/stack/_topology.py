@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._yaml import LocatedYaml, load_yaml
-from ..config import _known_keys
+from ..yamldoc import LocatedYaml, load_yaml
 
 TOP_KEYS = ("version", "zones", "nodes_per_zone", "gpus_per_node", "replicas_per_node", "node_restart_delay_s",
             "gateway", "training", "model")
@@ -112,7 +111,7 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
     root = doc.data
     if not isinstance(root, dict):
         raise doc.error("a topology is a mapping: zones, nodes_per_zone, gpus_per_node, ...")
-    _known_keys(doc, root, TOP_KEYS, ())
+    doc.known_keys(root, TOP_KEYS, ())
     if root.get("version", 1) != 1:
         raise doc.error("`version` must be 1", "version")
     zones = root.get("zones")
@@ -157,7 +156,7 @@ def _section(doc: LocatedYaml, root: dict, key: str, allowed: tuple[str, ...], d
     value = root.get(key) or {}
     if not isinstance(value, dict):
         raise doc.error(f"`{key}` must be a mapping", key)
-    _known_keys(doc, value, allowed, (key,))
+    doc.known_keys(value, allowed, (key,))
     out = {}
     for k, v in value.items():
         default = getattr(defaults, k)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .._procs import free_port
+from ..procs import free_port
 from ._store import write_json
 from ._topology import TrainingSettings
 

@@ -1,24 +1,8 @@
-"""Column typing and hashing helpers shared by the data checks."""
+"""Row hashing and value helpers shared by the data checks."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-
-def kind(series: pd.Series) -> str:
-    """numeric | categorical | boolean | datetime: the kind a check reasons about."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    return "categorical"
-
-
-def is_categorical(series: pd.Series) -> bool:
-    return kind(series) in ("categorical", "boolean")
 
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:

@@ -88,8 +88,8 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
         if t.proba is None or t.classes is None:
             raise ValueError("roc_auc needs predict_proba")
         if len(t.classes) == 2:
-            return _auc(t.score, t.y == t.positive, W)
-        aucs = [_auc(t.proba[:, i], t.y == c, W) for i, c in enumerate(t.classes)]
+            return auc(t.score, t.y == t.positive, W)
+        aucs = [auc(t.proba[:, i], t.y == c, W) for i, c in enumerate(t.classes)]
         return np.nanmean(np.vstack(aucs), axis=0)
     y = t.y.astype(float)
     e = t.pred.astype(float) - y
@@ -104,7 +104,7 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown metric {name!r}; use one of {', '.join(ALL)}")
 
 
-def _auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
+def auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted ROC AUC (ties count one half), vectorised over the rows of W.
 
     Rows are sorted once by score and grouped by distinct score; per replicate the
@@ -127,15 +127,6 @@ def _auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
 
 def point(name: str, t: Target) -> float:
     return float(weighted(name, t, np.ones((1, len(t.y))))[0])
-
-
-def bootstrap_weights(n: int, B: int, seed: int) -> np.ndarray:
-    """Multinomial count weights: row b counts how often each row is drawn in replicate b."""
-    rng = np.random.default_rng(seed)
-    W = np.empty((B, n), dtype=np.float32)  # counts <= n are exact in float32
-    for b in range(B):
-        W[b] = np.bincount(rng.integers(0, n, size=n, dtype=np.int32), minlength=n)
-    return W
 
 
 def metric_needs_proba(name: str) -> bool:

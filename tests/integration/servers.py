@@ -12,7 +12,7 @@ from typing import Iterator
 
 import httpx
 
-from mlqa._procs import free_port, stop_group  # noqa: F401 (re-exported to the tests)
+from mlqa.procs import free_port, stop_group  # noqa: F401 (re-exported to the tests)
 
 
 @contextmanager

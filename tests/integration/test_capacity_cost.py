@@ -8,7 +8,7 @@ import pytest
 
 from mlqa.config import CheckInstance
 from mlqa.suites.latency import capacity, per_1k_predictions
-from mlqa.suites.latency._locust import LOCUSTFILE
+from mlqa.loadgen import LOCUSTFILE
 
 from conftest import make_context
 

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa.suites import deepchecks_adapter as D
+from mlqa.suites import deepchecks as D
+from mlqa.suites.deepchecks._adapter import _map
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("MLQA_DEEPCHECKS_PYTHON") or str(ROOT / ".venv-deepchecks" / "bin" / "python")
@@ -90,9 +91,9 @@ REPORT = {"deepchecks": "0.19.1", "suite": "x", "checks": [
 
 
 def test_mapping_rules():
-    assert D._map(REPORT, [], False).status == "passed"
-    assert D._map(REPORT, [], True).status == "failed"
+    assert _map(REPORT, [], False).status == "passed"
+    assert _map(REPORT, [], True).status == "failed"
     crashed = {**REPORT, "checks": REPORT["checks"] + [{"check": "Outliers", "error": "MemoryError: boom"}]}
-    r = D._map(crashed, [], False)
+    r = _map(crashed, [], False)
     assert r.status == "error" and "Outliers" in r.message
-    assert D._map(crashed, ["Outliers"], False).status == "passed"
+    assert _map(crashed, ["Outliers"], False).status == "passed"

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from mlqa.suites.latency import load
-from mlqa.suites.latency._locust import LOCUSTFILE
-from mlqa.suites.latency._slo import parse_slo
+from mlqa.loadgen import LOCUSTFILE
+from mlqa.loadgen import parse_slo
 
 from servers import free_port, processes_mentioning, running
 

@@ -155,5 +155,5 @@ def test_mlqa_stack_fixture_starts_and_always_stops_the_stack(pytester):
     """)
     res = pytester.runpytest_subprocess("--mlqa-stack-topology", str(topo), "-p", "no:cacheprovider")
     res.assert_outcomes(failed=1)
-    from mlqa._procs import tagged
+    from mlqa.procs import tagged
     assert tagged(MLQA_STACK_ID=(pytester.path / "stack_id.txt").read_text()) == set()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlqa.suites.latency._locust import LOCUSTFILE
+from mlqa.loadgen import LOCUSTFILE
 
 from servers import free_port, processes_mentioning, running
 

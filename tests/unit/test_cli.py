@@ -52,10 +52,10 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_internal_error_exits_3(monkeypatch, toy_project, capsys):
-    import mlqa.api
+    import mlqa.session
     def broken(*a, **k):
         raise ZeroDivisionError("bug")
-    monkeypatch.setattr(mlqa.api, "execute", broken)
+    monkeypatch.setattr(mlqa.session.Session, "finish", broken)
     assert main(["gate", str(toy_project(CHECKS)), "--stage", "production"]) == 3
     assert "internal error" in capsys.readouterr().err
 
@@ -141,7 +141,7 @@ def test_parquet_data(toy_project, tmp_path):
 
 def test_a_check_called_directly_carries_its_id(toy_project):
     from mlqa.config import load_config
-    from mlqa.subjects import build_context
+    from mlqa.context import build_context
     from mlqa.suites.data import drift
     ctx = build_context(load_config(toy_project("- acme.ok: {}")))
     result = drift(ctx, max_psi=0.5)

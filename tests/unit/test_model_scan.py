@@ -18,7 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlqa._model_scan import scan_model_file
+from mlqa.model_scan import scan_model_file
 from mlqa.suites.security import model_file
 
 

@@ -14,7 +14,7 @@ from mlqa.gate import decide
 from mlqa.reports import render
 from mlqa.reports._svg import render_chart
 from mlqa.results import CheckResult
-from mlqa.suites._judge import bar_chart, line_chart
+from mlqa.judge import bar_chart, line_chart
 
 
 def schema(name):

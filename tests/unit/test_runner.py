@@ -3,8 +3,8 @@ import time
 
 from mlqa import CheckResult, check
 from mlqa.registry import spec_of
-from mlqa.runner import run_check
-from mlqa.subjects import CheckContext
+from mlqa.session import run_check
+from mlqa.context import CheckContext
 
 
 @check("acme.raises")

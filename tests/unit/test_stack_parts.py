@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlqa._procs import descendants, tagged
-from mlqa._yaml import load_yaml
+from mlqa.procs import descendants, tagged
+from mlqa.yamldoc import load_yaml
 from mlqa.errors import ConfigError
 from mlqa.stack import load_topology
 from mlqa.stack._gateway import Pool, Upstream

@@ -3,7 +3,7 @@ from typing import Literal
 import pytest
 from hypothesis import given, strategies as st
 
-from mlqa._types import Columns, ParamTypeError, coerce, is_column, type_name
+from mlqa.params import Columns, ParamTypeError, coerce, is_column, type_name
 
 
 def test_int_is_accepted_for_float_but_bool_is_not():

@@ -2,7 +2,7 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from mlqa._yaml import load_yaml
+from mlqa.yamldoc import load_yaml
 from mlqa.errors import ConfigError
 
 

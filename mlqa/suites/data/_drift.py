@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
-from ...subjects import CheckContext
-from .._frames import as_key, is_categorical
-from .._judge import bar_chart, judge
+from ...context import CheckContext
+from ...tables import is_categorical
+from .._frames import as_key
+from ...judge import bar_chart, judge
 
 _EPS = 1e-4
 

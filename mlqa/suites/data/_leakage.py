@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
-from ...subjects import CheckContext, Dataset
-from .._frames import as_key, is_categorical
-from .._judge import bar_chart, judge
-from .._metrics import _auc
+from ...context import CheckContext
+from ...subjects import Dataset
+from ...tables import is_categorical
+from .._frames import as_key
+from ...judge import bar_chart, judge
+from .._metrics import auc
 
 
 def _encode(fit: pd.Series, apply: pd.Series, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +92,7 @@ def label_leakage(ctx: CheckContext, *, max_auc: float = 0.95, max_r2: float = 0
                 pos = ye == c
                 if pos.all() or not pos.any():
                     continue
-                aucs.append(float(_auc(_target_score(fid, (yf == c).astype(float), eid), pos, ones)[0]))
+                aucs.append(float(auc(_target_score(fid, (yf == c).astype(float), eid), pos, ones)[0]))
             score = float(np.mean(aucs)) if aucs else float("nan")
         table.append({"feature": col, ("r2" if regression else "auc"): round(score, 6)})
     key = "r2" if regression else "auc"

@@ -1,11 +1,12 @@
 """Missing values, duplicated rows and rows shared by train and test."""
 from __future__ import annotations
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
-from ...subjects import CheckContext, Dataset
+from ...context import CheckContext
+from ...subjects import Dataset
 from .._frames import row_hashes
-from .._judge import bar_chart, judge
+from ...judge import bar_chart, judge
 
 
 def _splits(ctx: CheckContext) -> list[Dataset]:

@@ -6,10 +6,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from ...registry import check
-from ...subjects import CheckContext
+from ...context import CheckContext
 from ...results import CheckResult
-from .._frames import as_key, finite, kind
-from .._judge import judge
+from ...tables import kind
+from .._frames import as_key, finite
+from ...judge import judge
 
 
 def _profile_from_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
-"""Latency and cost suite: in-process inference, load, capacity and cost per prediction."""
-from ._capacity import capacity
-from ._cost import per_1k_predictions
+"""Latency suite: in-process inference, load on the endpoint and its capacity. The capacity
+measurement is shared with the cost suite (`CapacitySettings`, `measured`)."""
+from ._capacity import CapacitySettings, capacity, capacity_chart, measured, probe_table
 from ._inference import inference
 from ._load import load
 
-__all__ = ["capacity", "inference", "load", "per_1k_predictions"]
+__all__ = ["CapacitySettings", "capacity", "capacity_chart", "inference", "load", "measured", "probe_table"]

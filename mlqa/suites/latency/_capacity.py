@@ -6,14 +6,13 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
-from ..._units import parse_duration, parse_rate
+from ...units import parse_duration, parse_rate
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import fmt, line_chart
-from ..security._http import Endpoint
-from ._locust import measure
-from ._slo import DEFAULT_SLO, judge_slos, parse_slo
+from ...context import CheckContext
+from ...judge import fmt, line_chart
+from ...endpoint import Endpoint
+from ...loadgen import DEFAULT_SLO, judge_slos, measure, parse_slo
 
 #: a probe holds only when at least this share of its scheduled requests completed: below
 #: it, the server (or the load generator) could not keep the pace and the missing
@@ -91,7 +90,7 @@ def search(holds: Callable[[float], bool], *, start: float, max_rate: float, pre
 
 def measure_capacity(ctx: CheckContext, settings: CapacitySettings) -> dict:
     """Run the search against the context's endpoint (once per run for these settings)."""
-    ep = Endpoint.from_context(ctx, settings.token_env)
+    ep = Endpoint.from_config(ctx.endpoint, settings.token_env)
     replicas = int((ctx.endpoint or {}).get("replicas", 1))
 
     def compute() -> dict:
@@ -103,7 +102,7 @@ def measure_capacity(ctx: CheckContext, settings: CapacitySettings) -> dict:
 
         def holds(rate: float) -> bool:
             m = measure(ep, payload, rate=rate, users=max(8, math.ceil(rate / 10)), seconds=seconds,
-                        warmup=warm, workers=settings.workers,
+                        warmup=warm, workers=settings.workers, deadline=ctx.deadline,
                         label=f"latency.capacity probe {len(probes) + 1} at {rate:.4g}/s")
             st = m["stats"]
             verdicts = judge_slos(slos, st)

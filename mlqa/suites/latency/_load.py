@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import math
 
-from ..._units import parse_duration, parse_rate
+from ...units import parse_duration, parse_rate
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import fmt, line_chart
-from ..security._http import Endpoint
-from ._locust import PERCENTILES, histogram_chart, measure
-from ._slo import DEFAULT_SLO, judge_slos, parse_slo
+from ...context import CheckContext
+from ...judge import fmt, line_chart
+from ...endpoint import Endpoint
+from ...loadgen import DEFAULT_SLO, PERCENTILES, histogram_chart, judge_slos, measure, parse_slo
 
 
 def _validate(params: dict) -> None:
@@ -59,7 +58,7 @@ def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None
     token_env: variable holding the load generator's own credential, when the endpoint rate-limits the usual one (default: endpoint.auth.token_env)
     """
     try:
-        ep = Endpoint.from_context(ctx, token_env)
+        ep = Endpoint.from_config(ctx.endpoint, token_env)
     except LookupError as exc:
         return CheckResult(status="error", message=str(exc))
     payload = ep.payload(ctx.test.X.sample(rows_per_request, random_state=ctx.seed))
@@ -72,7 +71,7 @@ def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None
         n_users = users or concurrency or max(8, math.ceil((r or 0) / 10))
         try:
             m = measure(ep, payload, rate=r, users=n_users, seconds=secs, warmup=warm if i == 0 else 0.0,
-                        workers=workers)
+                        workers=workers, deadline=ctx.deadline)
         except (RuntimeError, TimeoutError) as exc:
             return CheckResult(status="error", message=f"the load test could not run: {exc}")
         stages.append({**m, "slos": judge_slos(slos, m["stats"])})

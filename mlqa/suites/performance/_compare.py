@@ -7,11 +7,11 @@ import numpy as np
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
+from ...context import CheckContext
 from .. import _metrics
-from .._frames import is_categorical
-from .._judge import fmt, judge
-from ._common import MetricName, check_metric_fits, default_metric, target
+from ...tables import is_categorical
+from ...judge import fmt, judge
+from .._targets import MetricName, check_metric_fits, default_metric, target
 
 
 def _simple_model(kind: str, ctx: CheckContext, seed: int):
@@ -82,7 +82,7 @@ def simple_baseline(ctx: CheckContext, *, metric: MetricName | None = None, min_
     return judge({"margin": float(margin), name: model_score, f"best_simple_{name}": best[name]},
                  {"margin": (">=", min_margin)},
                  detail=f"model {name} {fmt(model_score)} vs best simple ({best['model']}) {fmt(best[name])}",
-                 evidence={"metric": name, "models": rows, "seed": ctx.seed})
+                 evidence={"metric": name, "models": rows})
 
 
 @check("performance.regression", requires=("model", "baseline", "test"))
@@ -122,5 +122,5 @@ def regression(ctx: CheckContext, *, metric: MetricName | None = None, max_drop:
                  detail=f"{name}: challenger {fmt(a)} vs champion {fmt(b)}, drop {fmt(drop)} "
                         f"({confidence:.0%} one-sided bounds {fmt(lower)} .. {fmt(upper)})",
                  evidence={"metric": name, "confidence": confidence, "n_bootstrap": n_bootstrap,
-                           "seed": ctx.seed, "n": int(len(challenger.y)),
+                           "n": int(len(challenger.y)),
                            "disagreement": float(np.mean(challenger.pred != champion.pred))})

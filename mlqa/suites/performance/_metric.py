@@ -4,14 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
+from ...context import CheckContext
 from .. import _metrics
-from .._frames import as_key, is_categorical
-from .._judge import bar_chart, fmt, judge, line_chart
-from ._common import MetricName, check_metric_fits, target
+from ...tables import is_categorical
+from .._frames import as_key
+from ...judge import bar_chart, fmt, judge, line_chart
+from .._targets import MetricName, check_metric_fits, target
 
 
 def _one_bound(params: dict) -> None:
@@ -44,7 +45,6 @@ def metric(ctx: CheckContext, *, metric: MetricName, min: float | None = None,  
         reps = _metrics.weighted(metric, t, ctx.bootstrap(len(t.y), n_bootstrap))
         lo, hi = np.nanquantile(reps, [0.025, 0.975])
         evidence["ci95"] = [round(float(lo), 6), round(float(hi), 6)]
-        evidence["seed"] = ctx.seed
     if ctx.task == "classification":
         labels = ctx.labels
         cm = pd.crosstab(pd.Series(t.y, name="actual"), pd.Series(t.pred, name="predicted"))

@@ -5,9 +5,10 @@ import numpy as np
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext, Dataset
-from .._judge import judge, line_chart
-from .._metrics import _auc
+from ...context import CheckContext
+from ...subjects import Dataset
+from ...judge import judge, line_chart
+from .._metrics import auc as weighted_auc
 
 
 def _roc(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +73,7 @@ def membership_inference(ctx: CheckContext, *, samples: int = 2000, max_auc: flo
     loss_out, conf_out = _per_row_loss(ctx, ctx.model, outsiders)
     is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
     attacks = {"loss": -np.r_[loss_in, loss_out], "confidence": np.r_[conf_in, conf_out]}
-    evidence: dict = {"members": n, "non_members": n, "seed": ctx.seed}
+    evidence: dict = {"members": n, "non_members": n}
     if shadow_models > 0:
         shadow = _shadow_attack(ctx, shadow_models, rng, np.c_[np.r_[loss_in, loss_out], np.r_[conf_in, conf_out]])
         if isinstance(shadow, str):
@@ -82,8 +83,8 @@ def membership_inference(ctx: CheckContext, *, samples: int = 2000, max_auc: flo
     table, curves = [], []
     ones = np.ones((1, 2 * n), dtype=np.float32)
     for name, s in attacks.items():
-        auc = float(_auc(s, is_member, ones)[0])
-        reps = _auc(s, is_member, W)
+        auc = float(weighted_auc(s, is_member, ones)[0])
+        reps = weighted_auc(s, is_member, W)
         fpr, tpr = _roc(s, is_member)
         row = {"attack": name, "auc": auc, "auc_ci95": [float(np.nanquantile(reps, 0.025)),
                                                         float(np.nanquantile(reps, 0.975))],

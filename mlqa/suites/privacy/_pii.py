@@ -6,12 +6,12 @@ import re
 
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._frames import is_categorical
-from .._judge import judge
+from ...context import CheckContext
+from ...tables import is_categorical
+from ...judge import judge
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}(?![\w])")

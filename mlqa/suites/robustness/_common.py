@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ...subjects import CheckContext, Model
-from .._frames import is_categorical, kind
+from ...context import CheckContext
+from ...subjects import Model
+from ...tables import is_categorical, kind
 
 
 @dataclass

@@ -6,9 +6,9 @@ import pandas as pd
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._frames import kind
-from .._judge import judge
+from ...context import CheckContext
+from ...tables import kind
+from ...judge import judge
 from ._common import probe, sample
 
 UNSEEN = "__mlqa_unseen__"
@@ -104,4 +104,4 @@ def edge_inputs(ctx: CheckContext, *, rows: int = 20, wrong_dtypes: bool = True)
                  {"invalid_cases": ("<=", 0.0)},
                  detail=("; ".join(f"{r['feature']}={r['value']}: {r['problem']}" for r in rows_out[:3])
                          if rows_out else f"{tried} edge cases over {len(X.columns)} features"),
-                 evidence={"failures": rows_out, "cases": tried, "rows": len(X), "seed": ctx.seed, **p.counts()})
+                 evidence={"failures": rows_out, "cases": tried, "rows": len(X), **p.counts()})

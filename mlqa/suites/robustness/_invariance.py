@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import bar_chart, judge
+from ...context import CheckContext
+from ...judge import bar_chart, judge
 from ._common import changed, limit_for, probe, sample, stack
 
 
@@ -72,7 +72,7 @@ def invariance(ctx: CheckContext, *, features: Columns = [], swap: dict[str, Any
     table.sort(key=lambda r: -r[name])
     return judge({name: value}, {name: ("<=", limit)},
                  detail=f"worst: {table[0]['transformation']} ({table[0][name]:.3f})" if table else "",
-                 evidence={"transformations": table, "examples": examples, "rows": n, "seed": ctx.seed,
+                 evidence={"transformations": table, "examples": examples, "rows": n,
                            **p.counts(), "charts": [bar_chart(f"{name} per transformation",
                                                               [r["transformation"] for r in table[:20]],
                                                               [r[name] for r in table[:20]], threshold=limit)]})
@@ -130,4 +130,4 @@ def monotonic(ctx: CheckContext, *, increasing: Columns = [], decreasing: Column
     rate = violated / max(sweeps, 1)
     return judge({"violation_rate": rate}, {"violation_rate": ("<=", max_violation_rate)},
                  detail="; ".join(f"{t['feature']} {t['direction']}: {t['violation_rate']:.3f}" for t in table),
-                 evidence={"features": table, "examples": examples[:10], "rows": n, "seed": ctx.seed, **p.counts()})
+                 evidence={"features": table, "examples": examples[:10], "rows": n, **p.counts()})

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._types import Columns
+from ...params import Columns
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import bar_chart, judge, line_chart
+from ...context import CheckContext
+from ...judge import bar_chart, judge, line_chart
 from ._common import changed, limit_for, numeric_features, probe, sample, stack, text_features
 
 CURVE = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
@@ -116,7 +116,7 @@ def noise(ctx: CheckContext, *, scale: float = 0.05, repeats: int = 3, rows: int
     worst = ", ".join(f"{r['feature']} ({r[name]:.3f})" for r in table[:3])
     return judge({name: value}, {name: ("<=", limit)}, detail=f"most sensitive: {worst}",
                  evidence={"features": table, "curve": [{"scale": x, name: float(np.mean(curve[x]))} for x in xs],
-                           "rows": n, "repeats": repeats, "scale": scale, "seed": ctx.seed,
+                           "rows": n, "repeats": repeats, "scale": scale,
                            **p.counts(), "charts": charts})
 
 
@@ -177,6 +177,6 @@ def missing(ctx: CheckContext, *, rows: int = 1000, max_flip_rate: float = 0.2,
                  {f"max_{name}": ("<=", limit), "crashes": ("<=", 0.0)},
                  detail=f"most reliant on {worst['feature']} ({worst[name]:.3f})",
                  evidence={"features": table, "missing_as": "NaN" if nan_ok else "most frequent value",
-                           "rows": n, "seed": ctx.seed, **p.counts(),
+                           "rows": n, **p.counts(),
                            "charts": [bar_chart(f"{name} with one feature missing", [r["feature"] for r in table],
                                                 [r[name] for r in table], threshold=limit)]})

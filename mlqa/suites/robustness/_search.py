@@ -6,8 +6,8 @@ import pandas as pd
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import judge
+from ...context import CheckContext
+from ...judge import judge
 from ._common import numeric_features, probe, sample
 
 
@@ -78,7 +78,7 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
     if minimal is None:
         return judge({"counterexamples": 0.0}, {"counterexamples": ("<=", 0.0)},
                      detail=f"no flipping perturbation within bounds in {p.calls - 1} tries",
-                     evidence={"bounds": limits, "rows_searched": len(Xc), "seed": ctx.seed, **p.counts()})
+                     evidence={"bounds": limits, "rows_searched": len(Xc), **p.counts()})
     rows_flipped = np.flatnonzero(flipped(minimal))
     size = max((abs(d) / limits[c] for c, d in minimal.items() if limits[c] > 0), default=0.0)
     examples = []
@@ -94,4 +94,4 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
                   "perturbation_size": float(size)}, {"counterexamples": ("<=", 0.0)},
                  detail=f"minimal perturbation {nonzero} flips {len(rows_flipped)} of {len(Xc)} confident rows",
                  evidence={"minimal_perturbation": nonzero, "bounds": limits, "examples": examples,
-                           "rows_searched": len(Xc), "seed": ctx.seed, **p.counts()})
+                           "rows_searched": len(Xc), **p.counts()})

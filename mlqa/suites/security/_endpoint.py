@@ -3,20 +3,37 @@ a clean 4xx, and a rate limit that holds under a burst."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import judge
-from ._http import Endpoint, client, leaks
+from ...context import CheckContext
+from ...endpoint import Endpoint
+from ...judge import judge
+
+#: what a response must never show a caller: a traceback, a source path, the installation
+LEAKS = (re.compile(r"Traceback \(most recent call last\)"), re.compile(r'File "[^"]+", line \d+'),
+         re.compile(r"(?:/usr|/home|/opt|/var|/tmp|/root|/srv|/app|[A-Z]:\\)[\w/\\.-]*\.py"),
+         re.compile(r"site-packages"))
+
+
+def leaks(body: str, secret: str | None) -> str | None:
+    """What `body` leaks (a traceback, a path, the credential), or None."""
+    for pattern in LEAKS:
+        m = pattern.search(body)
+        if m:
+            return f"response leaks `{m.group(0)[:60]}`"
+    if secret and secret in body:
+        return "response leaks the credential"
+    return None
 
 
 def _endpoint(ctx: CheckContext) -> Endpoint | CheckResult:
     try:
-        return Endpoint.from_context(ctx)
+        return Endpoint.from_config(ctx.endpoint)
     except LookupError as exc:
         return CheckResult(status="error", message=str(exc))
 
@@ -41,7 +58,7 @@ def endpoint_auth(ctx: CheckContext) -> CheckResult:
     credentials = {"none": {}, "wrong token": ep.auth_headers("not-the-token-" + "x" * 8),
                    "malformed header": {ep.header: "Basic dXNlcjpwYXNz"}}
     rows, unprotected = [], 0
-    with client(ep) as http:
+    with ep.client() as http:
         if ep.token:
             r = http.request(ep.model_routes[0][0], ep.model_routes[0][1], headers=ep.auth_headers(),
                              content=body if ep.model_routes[0][0] == "POST" else None,
@@ -138,7 +155,7 @@ def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult
         return CheckResult(status="error", message="needs `data.test` to build valid requests to mutate")
     valid = ep.payload(sample)
     sent = {"n": 0}
-    with client(ep) as http:
+    with ep.client() as http:
         r = http.post(ep.infer_route, json=valid, headers=ep.auth_headers())
         if r.status_code != 200:
             return CheckResult(status="error", message=f"a valid request gets {r.status_code}, not 200: "
@@ -162,7 +179,7 @@ def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult
                                max_examples=max_examples, seed=ctx.seed)
         healthy = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
         why = problem(minimal) if minimal is not None else None
-    evidence: dict = {"requests_sent": sent["n"], "seed": ctx.seed, "endpoint": ep.url, "healthy_after": healthy}
+    evidence: dict = {"requests_sent": sent["n"], "endpoint": ep.url, "healthy_after": healthy}
     if minimal is None:
         return judge({"failing_requests": 0.0}, {"failing_requests": ("<=", 0.0)},
                      detail=f"{sent['n']} malformed requests, every one a clean 4xx", evidence=evidence)
@@ -195,7 +212,7 @@ def endpoint_rate_limit(ctx: CheckContext, *, rate: float, burst_factor: float =
     route = ep.infer_route if payload is not None else ep.model_routes[0][1]
 
     def one(_: int) -> int:
-        with client(ep) as http:
+        with ep.client() as http:
             try:
                 r = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
                      else http.get(route, headers=ep.auth_headers()))
@@ -208,7 +225,7 @@ def endpoint_rate_limit(ctx: CheckContext, *, rate: float, burst_factor: float =
         codes = list(pool.map(one, range(n)))
     elapsed = time.perf_counter() - started
     time.sleep(cooldown_s)
-    with client(ep) as http:
+    with ep.client() as http:
         ready = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
         after = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
                  else http.get(route, headers=ep.auth_headers())).status_code

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import judge
+from ...context import CheckContext
+from ...judge import judge
 
 
 @check("security.model_file")
@@ -23,7 +23,7 @@ def model_file(ctx: CheckContext, *, paths: list[str] = [], allow: list[str] = [
     paths: files to scan, relative to mlqa.yaml (default: the config's model and baseline files)
     allow: extra globals (module.name) to accept, after review
     """
-    from ..._model_scan import scan_model_file
+    from ...model_scan import scan_model_file
     files: list[Path] = []
     base = ctx.config.dir if ctx.config is not None else Path.cwd()
     files += [(base / p).resolve() for p in paths]

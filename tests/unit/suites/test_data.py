@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from mlqa.registry import Registry
-from mlqa.runner import run_check
+from mlqa.session import run_check
 
 REG = Registry.discover()
 

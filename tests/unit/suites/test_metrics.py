@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn import metrics as skm
 
+from mlqa.context import bootstrap_weights
 from mlqa.suites import _metrics
 from mlqa.suites._metrics import Target
 
@@ -69,6 +70,6 @@ def test_multiclass_macro_metrics():
 
 
 def test_bootstrap_weights_are_resamples():
-    W = _metrics.bootstrap_weights(50, 20, seed=3)
+    W = bootstrap_weights(50, 20, seed=3)
     assert W.shape == (20, 50) and (W.sum(1) == 50).all()
-    assert (W == _metrics.bootstrap_weights(50, 20, seed=3)).all()
+    assert (W == bootstrap_weights(50, 20, seed=3)).all()

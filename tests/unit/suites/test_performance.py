@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlqa.registry import Registry
-from mlqa.runner import run_check
+from mlqa.session import run_check
 
 REG = Registry.discover()
 
@@ -45,7 +45,7 @@ def test_clearly_worse_challenger_blocks(make_ctx, adult_train, adult_test, cred
     res = run("performance.regression", make_ctx(adult_train, adult_test, model=worse_challenger,
                                                  baseline=champion))
     assert res.status == "failed" and res.metrics["drop_lower_bound"] > 0.01
-    assert "challenger" in res.message and res.evidence["seed"] == 0
+    assert "challenger" in res.message and res.seed == 0
 
 
 def test_equal_challenger_with_another_seed_passes(make_ctx, adult_train, adult_test, credit_models,

@@ -1,11 +1,14 @@
-"""Child processes mlqa starts (locust, servers): a free loopback port, and stopping a
-process together with everything it started in its session."""
+"""Child processes mlqa starts (locust, servers, scanners, the stack): a free loopback
+port, running a command under a check's deadline, stopping a process together with
+everything it started in its session, and a snapshot of the process table."""
 from __future__ import annotations
 
 import os
 import signal
 import socket
 import subprocess
+
+from .deadline import Deadline
 
 
 def free_port() -> int:
@@ -104,3 +107,32 @@ def signal_all(pids: set[int], sig: int) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def run_process(cmd: list[str], *, deadline: Deadline | None = None, timeout: float | None = None,
+                env: dict[str, str] | None = None, cwd: str | None = None,
+                poll_s: float = 0.1) -> subprocess.CompletedProcess:
+    """Run `cmd` in its own session with its output captured (as text), polling
+    `deadline`: when it is cancelled, or `timeout` seconds pass, the whole process group
+    is stopped (SIGTERM, then SIGKILL) before `Cancelled` (or `subprocess.TimeoutExpired`)
+    propagates — a subprocess never outlives the check that started it."""
+    import tempfile
+    import time
+    deadline = deadline or Deadline.never()
+    deadline.check()
+    with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+b") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                                start_new_session=True)
+        limit = None if timeout is None else time.monotonic() + timeout
+        try:
+            while proc.poll() is None:
+                if limit is not None and time.monotonic() > limit:
+                    raise subprocess.TimeoutExpired(cmd, timeout or 0.0)
+                deadline.sleep(poll_s)
+        finally:
+            if proc.poll() is None:
+                stop_group(proc, grace_s=5.0)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))

@@ -1,5 +1,6 @@
 """Running locust in subprocesses and reading what they measured: HDR histograms merged
-across processes, the percentile ladder and the latency histogram charts."""
+across processes, the percentile ladder and the latency histogram charts. A run polls its
+`Deadline`: cancelled, it stops every locust process before `Cancelled` propagates."""
 from __future__ import annotations
 
 import glob
@@ -11,16 +12,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..._procs import free_port, stop_group
+from ..deadline import Deadline
+from ..procs import free_port, stop_group
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..endpoint import Endpoint
 
 LOCUSTFILE = Path(__file__).with_name("_locustfile.py")
 PERCENTILES = (50, 75, 90, 95, 99, 99.9, 99.99)
 
 
-def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress: str | None) -> dict:
+def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress: str | None,
+               deadline: Deadline | None = None) -> dict:
     """Run locust (locally, or a master with `workers` local workers) and merge the HDR
-    histograms every process wrote. Every process is killed, whatever happens."""
+    histograms every process wrote. Every process is killed, whatever happens — also when
+    `deadline` is cancelled mid-run (then `Cancelled` propagates)."""
+    deadline = deadline or Deadline.never()
+    deadline.check()
     from hdrh.histogram import HdrHistogram
     with tempfile.TemporaryDirectory(prefix="mlqa-load-") as tmp:
         spec = {**spec, "out_dir": tmp}
@@ -47,12 +57,12 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
             else:
                 procs.append(subprocess.Popen(base + run, env=env, start_new_session=True,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-            deadline = time.monotonic() + seconds + 60
+            limit = time.monotonic() + seconds + 60
             started = time.monotonic()
             while procs[0].poll() is None:
-                if time.monotonic() > deadline:
+                if time.monotonic() > limit:
                     raise TimeoutError(f"locust did not finish within {seconds + 60:.0f}s")
-                time.sleep(0.5)
+                deadline.sleep(0.5)
                 if progress:
                     _progress_line(progress, tmp, time.monotonic() - started, seconds)
             for p in procs[1:]:
@@ -121,8 +131,8 @@ def stats_of(run: dict, window_s: float) -> dict:
     return stats
 
 
-def measure(ep, payload: dict, *, rate: float | None, users: int, seconds: float, warmup: float,
-            workers: int = 0, label: str = "latency.load") -> dict:
+def measure(ep: Endpoint, payload: dict, *, rate: float | None, users: int, seconds: float, warmup: float,
+            workers: int = 0, label: str = "latency.load", deadline: Deadline | None = None) -> dict:
     """One locust run against `ep`: `rate` per second on a fixed schedule (open model) or
     `users` sending back to back (closed model), `warmup` seconds excluded. Returns the
     merged histogram's statistics, the status counts and how many requests were scheduled."""
@@ -132,7 +142,8 @@ def measure(ep, payload: dict, *, rate: float | None, users: int, seconds: float
             "warmup_s": warmup, "window_s": seconds, "users_per_process": users // procs,
             "rate_per_process": (rate / procs) if rate else None}
     # one more second than measured, so requests sent at the window's end are answered
-    run = run_locust(spec, users=users, seconds=seconds + warmup + 1, workers=workers, progress=label)
+    run = run_locust(spec, users=users, seconds=seconds + warmup + 1, workers=workers, progress=label,
+                     deadline=deadline)
     stats = stats_of(run, seconds)
     return {"stats": stats, "statuses": run["statuses"], "processes": run["processes"], "hist": run["hist"],
             "users": users, "rate": rate, "seconds": seconds,
@@ -141,7 +152,7 @@ def measure(ep, payload: dict, *, rate: float | None, users: int, seconds: float
 
 def histogram_chart(title: str, hist, bins: int = 24) -> dict | None:
     """The latency distribution as log-spaced bars (milliseconds), from the HDR histogram."""
-    from .._judge import bar_chart
+    from ..judge import bar_chart
     if hist.get_total_count() == 0:
         return None
     lo, hi = max(hist.get_min_value(), 1), max(hist.get_max_value(), 2)

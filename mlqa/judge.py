@@ -1,10 +1,12 @@
-"""Turn metrics and declared bounds into a `CheckResult` with a readable message."""
+"""Judging and formatting shared by every check (built-in, plugin or chaos experiment):
+metrics against declared bounds into a `CheckResult` with a readable message, numbers as
+reports print them, and the chart specs report.html draws."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from ..results import CheckResult
+from .results import CheckResult
 
 Limit = tuple[str, float | None]  # (operator "<=" or ">=", bound; None = not judged)
 

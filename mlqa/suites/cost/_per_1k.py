@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ...registry import check
 from ...results import CheckResult
-from ...subjects import CheckContext
-from .._judge import fmt
-from ._capacity import CapacitySettings, capacity_chart, measured, probe_table
+from ...context import CheckContext
+from ...judge import fmt
+from ..latency import CapacitySettings, capacity_chart, measured, probe_table
 
 
 def _validate(params: dict) -> None:

@@ -1,4 +1,7 @@
-"""Safe YAML loading that remembers the line of every key, for errors that point at it."""
+"""Safe YAML loading that remembers the line of every key, for errors that point at it, and
+the validation helpers every parser of mlqa's YAML files shares (mlqa.yaml, presets, the
+stack's topology, chaos experiments): unknown keys with a did-you-mean, mappings, lists of
+strings."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 Path_ = tuple[Any, ...]
 
@@ -30,6 +33,30 @@ class LocatedYaml:
 
     def error(self, message: str, *path: Any, hint: str | None = None) -> ConfigError:
         return ConfigError(message, file=self.file, line=self.line(*path), hint=hint)
+
+    def known_keys(self, mapping: dict, allowed: tuple[str, ...], path: tuple = ()) -> None:
+        """Raise at the first key of `mapping` (found at `path`) that is not `allowed`,
+        naming the nearest allowed one."""
+        for key in mapping:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed)
+                where = ".".join(str(p) for p in path if isinstance(p, str)) or "top level"
+                raise self.error(f"unknown key `{key}` in {where}", *path, key,
+                                 hint=hint or f"allowed keys: {', '.join(allowed)}")
+
+    def mapping(self, value: Any, path: tuple, what: str) -> dict:
+        """`value` when it is a mapping, else an error saying what was expected there."""
+        if not isinstance(value, dict):
+            raise self.error(f"`{'.'.join(map(str, path))}` must be a mapping ({what}), got {value!r}", *path)
+        return value
+
+    def str_list(self, value: Any, path: tuple) -> list[str]:
+        """A string or a list of strings at `path`, as a list."""
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(f"`{'.'.join(map(str, path))}` must be a list of strings", *path)
+        return value
 
 
 def load_yaml(text: str, file: str | Path) -> LocatedYaml:

@@ -1,12 +1,13 @@
-"""Shared pieces of the performance checks."""
+"""A model's outputs and the labels of a split as metric targets, and which metric fits
+which model and task (the performance and fairness suites share them)."""
 from __future__ import annotations
 
 from typing import Literal
 
 import numpy as np
 
-from ...subjects import CheckContext
-from .. import _metrics
+from ..context import CheckContext
+from . import _metrics
 
 MetricName = Literal["accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc",
                      "log_loss", "rmse", "mae", "r2"]

@@ -1,21 +1,23 @@
-"""The endpoint subject as the security checks use it: routes, credentials, valid payloads."""
+"""The HTTP client of a served model (`endpoint:` in mlqa.yaml, or any Open Inference
+Protocol v2 / JSON server): its routes, its credential and valid payloads. The latency,
+endpoint-security and cost checks, the load generator, the reference stack's measurements
+and chaos probes all use it."""
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...subjects import CheckContext
-
-LEAKS = (re.compile(r"Traceback \(most recent call last\)"), re.compile(r'File "[^"]+", line \d+'),
-         re.compile(r"(?:/usr|/home|/opt|/var|/tmp|/root|/srv|/app|[A-Z]:\\)[\w/\\.-]*\.py"),
-         re.compile(r"site-packages"))
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One served model: base URL, protocol (`oip-v2` or `json`), model name, credential
+    and per-request timeout."""
+
     url: str
     protocol: str
     model: str
@@ -25,10 +27,10 @@ class Endpoint:
     timeout: float
 
     @classmethod
-    def from_context(cls, ctx: CheckContext, token_env: str | None = None) -> "Endpoint":
-        """The context's endpoint; `token_env` names a variable holding another credential
-        to use instead of endpoint.auth.token_env's (a load generator's, say)."""
-        e = ctx.endpoint or {}
+    def from_config(cls, e: dict[str, Any], token_env: str | None = None) -> "Endpoint":
+        """The client of a validated `endpoint:` section; `token_env` names a variable
+        holding another credential to use instead of endpoint.auth.token_env's (a load
+        generator's, say). Raises LookupError when the credential's variable is unset."""
         auth = e.get("auth") or {}
         token = None
         var, where = (token_env, "the check's token_env") if token_env else (auth.get("token_env"),
@@ -75,16 +77,8 @@ class Endpoint:
         return {"inputs": inputs}
 
 
-def leaks(body: str, secret: str | None) -> str | None:
-    for pattern in LEAKS:
-        m = pattern.search(body)
-        if m:
-            return f"response leaks `{m.group(0)[:60]}`"
-    if secret and secret in body:
-        return "response leaks the credential"
-    return None
-
-
-def client(endpoint: Endpoint):
-    import httpx
-    return httpx.Client(base_url=endpoint.url, timeout=endpoint.timeout)
+    def client(self) -> "httpx.Client":
+        """An httpx client with this endpoint's base URL and timeout (no credential: pass
+        `headers=self.auth_headers()` where a request needs it)."""
+        import httpx
+        return httpx.Client(base_url=self.url, timeout=self.timeout)

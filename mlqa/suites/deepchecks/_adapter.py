@@ -1,22 +1,17 @@
-"""deepchecks adapter: run deepchecks' tabular suites and gate on their conditions.
-
-deepchecks 0.19.1 breaks at import on numpy 2 / scikit-learn >= 1.6, so its suites run in
-a separate interpreter from its own pinned environment; data and (for model_evaluation)
-predictions are handed over as files, never a pickled model.
-"""
+"""Running a deepchecks suite in its own interpreter and mapping its conditions to a
+`CheckResult`."""
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
-from ..registry import check
-from ..results import CheckResult
-from ..subjects import CheckContext
-from ._frames import is_categorical
-from ._judge import judge
+from ...results import CheckResult
+from ...context import CheckContext
+from ...tables import is_categorical
+from ...judge import judge
+from ...procs import run_process
 
 PINS = "deepchecks==0.19.1 'numpy<2' scikit-learn==1.5.2 'pandas<2.3' category-encoders==2.6.4 'setuptools<81'"
 HOW_TO = ("deepchecks needs its own environment: run `make deepchecks-env` in the mlqa checkout "
@@ -47,12 +42,14 @@ def _predictions(ctx: CheckContext, split: str) -> dict:
             "proba": None if preds.proba is None else preds.proba.tolist()}
 
 
-def run_suite(ctx: CheckContext, suite: str, *, sample: int | None, timeout: float,
-              allow_errors: list[str], fail_on_warn: bool) -> CheckResult:
+def run_suite(ctx: CheckContext, suite: str, *, sample: int | None, allow_errors: list[str],
+              fail_on_warn: bool) -> CheckResult:
+    """Hand the data (and predictions) to deepchecks' interpreter and map its report; the
+    process runs under the check's deadline and is stopped when it passes."""
     python = find_python(ctx)
     if python is None or not Path(python).exists():
         return CheckResult(status="error", message=HOW_TO if python is None else f"{python} not found. {HOW_TO}")
-    runner = Path(__file__).with_name("_deepchecks_runner.py")
+    runner = Path(__file__).with_name("_runner.py")
     data = ctx.train or ctx.test
     cats = [c for c in data.features if is_categorical(data.frame[c])]
     with tempfile.TemporaryDirectory(prefix="mlqa-deepchecks-") as tmp:
@@ -80,12 +77,7 @@ def run_suite(ctx: CheckContext, suite: str, *, sample: int | None, timeout: flo
         job.pop("_index")
         (Path(tmp) / "job.json").write_text(json.dumps(job))
         out = Path(tmp) / "result.json"
-        try:
-            proc = subprocess.run([python, str(runner), str(Path(tmp) / "job.json"), str(out)],
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return CheckResult(status="error", message=f"deepchecks {suite} timed out after {timeout:g}s "
-                                                       f"(set `sample:` or `timeout:`)")
+        proc = run_process([python, str(runner), str(Path(tmp) / "job.json"), str(out)], deadline=ctx.deadline)
         if proc.returncode != 0 or not out.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             return CheckResult(status="error", message=f"deepchecks {suite} did not run: {' | '.join(tail)}",
@@ -141,27 +133,3 @@ def _map(report: dict, allow_errors: list[str], fail_on_warn: bool) -> CheckResu
         detail += f"{'; ' if detail else ''}{len(skipped)} deepchecks checks not applicable here (see evidence)"
     return judge(metrics, {"conditions_failed": ("<=", 0.0), "checks_errored": ("<=", 0.0)},
                  detail=detail, evidence=evidence)
-
-
-def _suite_check(suite: str, requires: tuple[str, ...], what: str):
-    def run(ctx: CheckContext, *, sample: int | None = None, timeout_s: float = 1800.0,
-            allow_errors: list[str] = [], fail_on_warn: bool = False) -> CheckResult:  # noqa: B006
-        return run_suite(ctx, suite, sample=sample, timeout=timeout_s, allow_errors=allow_errors,
-                         fail_on_warn=fail_on_warn)
-    run.__name__ = run.__qualname__ = suite
-    run.__doc__ = (f"Runs {what} in deepchecks' own pinned environment and gates on its condition "
-                   "results: failed when a condition fails, error when a deepchecks check could not run "
-                   "(never a silent pass).\n\n"
-                   "Parameters:\n"
-                   "sample: rows per split handed to deepchecks (seeded; default: all)\n"
-                   "timeout_s: seconds the deepchecks process may take (default 1800)\n"
-                   "allow_errors: deepchecks checks (by header) that may fail to run without making this an error\n"
-                   "fail_on_warn: count WARN conditions as failures (default false)\n")
-    return check(f"deepchecks.{suite}", requires=requires)(run)
-
-
-data_integrity = _suite_check("data_integrity", ("train",), "deepchecks' data_integrity suite on the training data")
-train_test_validation = _suite_check("train_test_validation", ("train", "test"),
-                                     "deepchecks' train_test_validation suite on train vs test")
-model_evaluation = _suite_check("model_evaluation", ("model", "train", "test"),
-                                "deepchecks' model_evaluation suite, from the model's predictions")

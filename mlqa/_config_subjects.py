@@ -1,0 +1,156 @@
+"""The sections of mlqa.yaml that declare subjects — `model`, `baseline`, `data`,
+`endpoint`, `image` — each parsed by one function with the signature the subject table
+(`mlqa.subjects.SUBJECTS`) expects: ``parse(doc, key, value, base) -> section``.
+`${VAR:-default}` expansion of the values that differ between CI environments lives here
+too."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import did_you_mean
+from .yamldoc import LocatedYaml
+
+MODEL_KEYS = ("path", "python", "format", "trusted")
+DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
+MODEL_FORMATS = ("skops", "joblib", "pickle")
+ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
+AUTH_KEYS = ("header", "token_env", "scheme")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`model:` / `baseline:`: a model file (scanned before it is loaded) or a Python factory."""
+
+    path: Path | None = None
+    python: str | None = None
+    format: str | None = None
+    trusted: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`data:`: the splits, the label and its positive value, sensitive and feature columns."""
+
+    train: Path | None = None
+    test: Path | None = None
+    label: str | None = None
+    positive_label: Any = None
+    sensitive: tuple[str, ...] = ()
+    features: tuple[str, ...] | None = None
+    task: str | None = None
+    lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+
+def _file(doc: LocatedYaml, value: Any, path: tuple, base: Path, what: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise doc.error(f"`{'.'.join(map(str, path))}` must be a file path", *path)
+    resolved = (base / os.path.expanduser(value)).resolve()
+    if not resolved.exists():
+        raise doc.error(f"{what} not found: {value} (resolved to {resolved})", *path,
+                        hint="paths are relative to the folder of mlqa.yaml")
+    return resolved
+
+
+def parse_model_ref(doc: LocatedYaml, key: str, value: Any, base: Path) -> ModelRef | None:
+    if value is None:
+        return None
+    path = (key,)
+    if isinstance(value, str):
+        value = {"path": value}
+    value = doc.mapping(value, path, "path: FILE or python: 'pkg.mod:factory'")
+    doc.known_keys(value, MODEL_KEYS, path)
+    if ("path" in value) == ("python" in value):
+        raise doc.error(f"`{key}` needs exactly one of `path` or `python`", *path)
+    fmt = value.get("format")
+    if fmt is not None and fmt not in MODEL_FORMATS:
+        raise doc.error(f"unknown model format `{fmt}`", *path, "format",
+                        hint=did_you_mean(str(fmt), MODEL_FORMATS) or f"use one of {MODEL_FORMATS}")
+    trusted = tuple(doc.str_list(value.get("trusted", []), path + ("trusted",)))
+    line = doc.line(*path)
+    if "python" in value:
+        ref = value["python"]
+        if not isinstance(ref, str) or not re.match(r"^[\w.]+:[\w.]+$", ref):
+            raise doc.error(f"`python` must look like 'package.module:factory', got {ref!r}", *path, "python")
+        return ModelRef(python=ref, format=fmt, trusted=trusted, line=line)
+    file = _file(doc, value["path"], path + ("path",), base, "model file")
+    return ModelRef(path=file, format=fmt, trusted=trusted, line=line)
+
+
+def parse_data(doc: LocatedYaml, key: str, value: Any, base: Path) -> DataConfig:
+    value = doc.mapping({} if value is None else value, (key,), "train, test, label, ...")
+    doc.known_keys(value, DATA_KEYS, (key,))
+    files = {k: _file(doc, value[k], (key, k), base, f"{k} data file")
+             for k in ("train", "test") if value.get(k) is not None}
+    for k, f in files.items():
+        if not re.search(r"\.(csv|tsv|parquet|pq)(\.(gz|bz2|zip|xz|zst))?$", f.name):
+            raise doc.error(f"unsupported data format for {f.name}", key, k,
+                            hint="use CSV (optionally compressed) or Parquet")
+    label = value.get("label")
+    if label is not None and not isinstance(label, str):
+        raise doc.error("`data.label` must be a column name", key, "label")
+    task = value.get("task")
+    if task not in (None, "classification", "regression"):
+        raise doc.error(f"`data.task` must be classification or regression, got {task!r}", key, "task")
+    features = value.get("features")
+    feats = tuple(doc.str_list(features, (key, "features"))) if features is not None else None
+    lines = {k: doc.line(key, k) for k in value}
+    return DataConfig(train=files.get("train"), test=files.get("test"), label=label,
+                      positive_label=value.get("positive_label"),
+                      sensitive=tuple(doc.str_list(value.get("sensitive", []), (key, "sensitive"))),
+                      features=feats, task=task, lines=lines)
+
+
+def parse_endpoint(doc: LocatedYaml, key: str, value: Any, base: Path) -> dict[str, Any] | None:
+    """`endpoint:`: the served model the latency and endpoint checks call."""
+    if value is None:
+        return None
+    value = doc.mapping(value, (key,), "url, protocol, model, auth")
+    doc.known_keys(value, ENDPOINT_KEYS, (key,))
+    if not isinstance(value.get("url"), str):
+        raise doc.error("`endpoint.url` is required (http://host:port)", key)
+    value = {**value, "url": expand_env(doc, value["url"], key, "url")}
+    if value.get("protocol", "oip-v2") not in ("oip-v2", "json"):
+        raise doc.error("`endpoint.protocol` must be oip-v2 or json", key, "protocol")
+    replicas = value.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
+        raise doc.error(f"`endpoint.replicas` must be a whole number of serving replicas, got {replicas!r}",
+                        key, "replicas")
+    auth = value.get("auth")
+    if auth is not None:
+        auth = doc.mapping(auth, (key, "auth"), "header, token_env")
+        if "token" in auth:
+            raise doc.error("secrets are never written in mlqa.yaml", key, "auth", "token",
+                            hint="name the environment variable that holds it: `token_env: MLQA_TOKEN`")
+        doc.known_keys(auth, AUTH_KEYS, (key, "auth"))
+    return dict(value)
+
+
+def parse_image(doc: LocatedYaml, key: str, value: Any, base: Path) -> str | None:
+    """`image:`: a container image reference (for trivy)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise doc.error("`image` must be an image reference string", key)
+    return expand_env(doc, value, key)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(doc: LocatedYaml, text: str, *path: str) -> str:
+    """`${VAR}` and `${VAR:-default}` from the environment (endpoint.url and image only:
+    what differs between CI environments)."""
+    def one(m: re.Match) -> str:
+        value = os.environ.get(m.group(1))
+        if value:
+            return value
+        if m.group(2) is not None:
+            return m.group(2)
+        raise doc.error(f"environment variable {m.group(1)} is not set", *path,
+                        hint=f"set it, or give a default: ${{{m.group(1)}:-http://127.0.0.1:8080}}")
+    return _VAR.sub(one, text)

@@ -1,0 +1,49 @@
+"""Tables mlqa reads (CSV, optionally compressed, TSV and Parquet) and the kind of each
+column a check reasons about. pandas is imported when a table is read, not before."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def read_columns(path: Path) -> list[str]:
+    """Column names of a CSV or Parquet file, reading only its header."""
+    import pandas as pd
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+        return list(pq.read_schema(path).names)
+    sep = "\t" if ".tsv" in path.name else ","
+    return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep).columns]
+
+
+def read_frame(path: Path) -> "pd.DataFrame":
+    """The whole table."""
+    import pandas as pd
+    if is_parquet(path):
+        return pd.read_parquet(path)
+    sep = "\t" if ".tsv" in path.name else ","
+    return pd.read_csv(path, sep=sep, low_memory=False)
+
+
+def kind(series: "pd.Series") -> str:
+    """numeric | categorical | boolean | datetime: the kind a check reasons about."""
+    import pandas as pd
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    return "categorical"
+
+
+def is_categorical(series: "pd.Series") -> bool:
+    return kind(series) in ("categorical", "boolean")
