@@ -1,7 +1,7 @@
 """`CheckContext`: what every check receives as its first argument.
 
-It holds the run's subjects (one attribute per row of `mlqa.subjects.SUBJECTS`: model,
-baseline, train, test, endpoint, image), the label semantics, the run's seed, the check's
+It holds the run's subjects (one attribute per row of the subject table,
+`mlqa.subjects.SUBJECTS`: model, baseline, train, test, endpoint, image), the label semantics, the run's seed, the check's
 `deadline`, and caches shared by every check of the run — predictions, bootstrap weights,
 measurements — so that ten checks on the same model and split predict once.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .deadline import Deadline
 from .errors import ConfigError, SubjectError
-from .subjects import SUBJECTS, Dataset, Model, subject_names
+from .subjects import Dataset, Model, subject_kinds, subject_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -110,6 +110,12 @@ class CheckContext:
     @property
     def image(self) -> str | None:
         return self._subjects.get("image")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in subject_names():  # `ctx.endpoint = {...}` in a test replaces that subject
+            self._subjects[name] = value
+        else:
+            object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:  # subjects a row of SUBJECTS adds
         if name.startswith("_"):
@@ -217,7 +223,7 @@ def build_context(config: "Config") -> CheckContext:
     `error`); an inconsistent label declaration is a `ConfigError`."""
     subjects: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for kind in SUBJECTS:
+    for kind in subject_kinds():
         try:
             subjects[kind.name] = kind.build(config, kind.name)
         except SubjectError as exc:

@@ -37,18 +37,21 @@ def write_starter(data: Path, model: Path, *, label: str | None = None, out: Pat
                 test = cand
                 break
     sensitive = [c for c in columns if c.lower() in _SENSITIVE]
+    positive = _positive_line(data, label)
+    trusted = _trusted_line(model)
     base = out.resolve().parent
     rel = lambda p: os.path.relpath(p.resolve(), base)  # noqa: E731
     lines = [
         "# Starter config written by `mlqa init`. Reference: mlqa checks --format md",
         "version: 1",
         "seed: 0",
-        f"model: {{path: {rel(model)}}}",
+        f"model: {{path: {rel(model)}}}" if not trusted else "model:",
+        *([f"  path: {rel(model)}", trusted] if trusted else []),
         "data:",
         f"  train: {rel(data)}",
         f"  test: {rel(test)}" if test else f"  test: {rel(data)}   # TODO: point at a held-out test file",
         f"  label: {label}",
-        "  # positive_label: 1            # the positive class of a binary label",
+        positive,
         f"  sensitive: [{', '.join(sensitive)}]" if sensitive else "  # sensitive: [sex, race]",
         "checks:",
         "  - data.schema: {}",
@@ -67,3 +70,37 @@ def write_starter(data: Path, model: Path, *, label: str | None = None, out: Pat
     ]
     out.write_text("\n".join(lines), encoding="utf-8")
     return out
+
+
+def _positive_line(data: Path, label: str) -> str:
+    """A binary label whose values are not 0/1 needs `positive_label:`: propose the rarer
+    value (the usual positive class: fraud, churn, >50K) and say so."""
+    import json
+
+    from .tables import read_frame
+    try:
+        counts = read_frame(data)[label].value_counts()
+    except Exception:  # noqa: BLE001 - a starter file is written even when the data is odd
+        counts = None
+    if counts is None or len(counts) != 2 or set(counts.index.tolist()) <= {0, 1, True, False}:
+        return "  # positive_label: 1            # the positive class of a binary label"
+    rare = counts.index[-1]
+    value = rare.item() if hasattr(rare, "item") else rare
+    return (f"  positive_label: {json.dumps(value)}   # the rarer of {len(counts)} values; "
+            f"change it if the other is positive")
+
+
+def _trusted_line(model: Path) -> str | None:
+    """A skops file whose types skops does not trust by default loads only once they are
+    listed under `trusted:`. Trusting is the user's decision: list them, commented out."""
+    if model.suffix.lower() != ".skops":
+        return None
+    try:
+        from skops import io as sio
+        untrusted = sio.get_untrusted_types(file=model)
+    except Exception:  # noqa: BLE001 - not a readable skops file: loading will say why
+        return None
+    if not untrusted:
+        return None
+    return (f"  # trusted: [{', '.join(untrusted)}]   # types this file needs that skops does not "
+            f"trust by default: review them, then uncomment")

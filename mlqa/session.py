@@ -80,6 +80,7 @@ def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key
     limit = timeout or spec.timeout or DEFAULT_TIMEOUT_S
     deadline = Deadline(limit)
     box: dict[str, Any] = {}
+    done = threading.Event()  # (not Thread.join: an interrupted join marks the thread stopped)
 
     def target() -> None:
         try:
@@ -89,22 +90,21 @@ def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key
             box["tb"] = traceback.format_exc(limit=-6)
         finally:
             box["ended"] = time.monotonic()
+            done.set()
 
-    worker = threading.Thread(target=target, name=f"mlqa-check-{key}", daemon=True)
-    worker.start()
+    threading.Thread(target=target, name=f"mlqa-check-{key}", daemon=True).start()
     try:
-        worker.join(limit)
-        if worker.is_alive():
+        if not done.wait(limit):
             deadline.cancel(f"timed out after {limit:g}s")
-            worker.join(grace_s)
+            done.wait(grace_s)
     except KeyboardInterrupt:
         deadline.cancel("interrupted")
-        worker.join(grace_s)
+        done.wait(grace_s)
         raise
     elapsed = time.perf_counter() - started
     timed_out = (deadline.event.is_set() or isinstance(box.get("exc"), Cancelled)
                  or box.get("ended", 0.0) >= (deadline.at or float("inf")))
-    if worker.is_alive():
+    if not done.is_set():
         result = error_result(key, f"timed out after {limit:g}s and did not stop within the {grace_s:g}s grace "
                                    f"period; abandoned (a long-running check should poll ctx.deadline)")
     elif timed_out:
@@ -128,6 +128,10 @@ class Session:
 
     def __init__(self, config: Config | str | os.PathLike | None, stage: str | None = None, *,
                  grace_s: float = GRACE_S, today: _dt.date | None = None) -> None:
+        """`config`: a `Config`, the path of an mlqa.yaml, or None (only recorded results).
+        `stage`: the stage whose policy decides (resolved here, once: an unknown stage is a
+        `ConfigError`); None: every check blocks. `grace_s`: how long a timed-out check may
+        take to clean up. `today`: the date waivers expire against (default: today)."""
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
         if stage and config is None:

@@ -183,13 +183,18 @@ SUBJECTS: tuple[SubjectKind, ...] = (
 )
 
 
+def subject_kinds() -> tuple[SubjectKind, ...]:
+    """The rows of the table (read at call time, so a row added to SUBJECTS counts)."""
+    return SUBJECTS
+
+
 def subject_names() -> tuple[str, ...]:
     """What a check may name in `requires=`."""
-    return tuple(kind.name for kind in SUBJECTS)
+    return tuple(kind.name for kind in subject_kinds())
 
 
 def subject_kind(name: str) -> SubjectKind:
-    for kind in SUBJECTS:
+    for kind in subject_kinds():
         if kind.name == name:
             return kind
     raise KeyError(f"unknown subject {name!r}; subjects: {', '.join(subject_names())}")
@@ -198,7 +203,7 @@ def subject_kind(name: str) -> SubjectKind:
 def section_parsers() -> dict[str, Callable[["LocatedYaml", str, Any, Path], Any]]:
     """mlqa.yaml key -> the parser of its section (one per key, in table order)."""
     parsers: dict[str, Callable] = {}
-    for kind in SUBJECTS:
+    for kind in subject_kinds():
         parsers.setdefault(kind.key, kind.parse)
     return parsers
 
@@ -207,6 +212,6 @@ def subject_info(config: "Config") -> dict[str, Any]:
     """What was tested: the config (path and sha256), every model and data file with its
     sha256, the endpoint's URL, the image reference."""
     info: dict[str, Any] = {"config": str(config.path), "config_sha256": config.sha256}
-    for kind in SUBJECTS:
+    for kind in subject_kinds():
         info.update(kind.describe(config, kind.name))
     return info

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "credit" / "mlqa.yaml"
 MLQA = [sys.executable, "-m", "mlqa.cli"]

@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 
 from mlqa.config import CheckInstance
-from mlqa.suites.latency import capacity, per_1k_predictions
+from mlqa.suites.cost import per_1k_predictions
+from mlqa.suites.latency import capacity
 from mlqa.loadgen import LOCUSTFILE
 
 from conftest import make_context
 
 from servers import free_port, processes_mentioning, running
+
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
 
 APP = '''
 import asyncio

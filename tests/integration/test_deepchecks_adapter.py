@@ -10,6 +10,8 @@ import pytest
 from mlqa.suites import deepchecks as D
 from mlqa.suites.deepchecks._adapter import _map
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("MLQA_DEEPCHECKS_PYTHON") or str(ROOT / ".venv-deepchecks" / "bin" / "python")
 

@@ -4,6 +4,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 CHECKS = """
 - data.duplicates: {max_fraction: 0.05}
 - performance.metric: {metric: accuracy, min: 0.8}

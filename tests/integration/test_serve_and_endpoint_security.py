@@ -16,6 +16,8 @@ from mlqa.suites import security as S
 
 from servers import free_port, mlqa_serve, processes_mentioning, running
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 TOKEN = "test-token-9f8e7d"
 
 

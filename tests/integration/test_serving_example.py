@@ -15,6 +15,8 @@ from mlqa.loadgen import LOCUSTFILE
 
 from servers import free_port, processes_mentioning, running
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "credit"
 SERVING = EXAMPLE / "serving.yaml"

@@ -14,6 +14,8 @@ from mlqa.stack import down, up
 from mlqa.stack._experiments import train, zone_loss_under_load
 from mlqa.stack._topology import parse_topology
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: seconds per test
+
 
 def topology(text: str):
     return parse_topology(load_yaml(text, "test-topology.yaml"))

@@ -8,7 +8,7 @@ import pytest
 
 from mlqa.stack._k8s import load_manifests, resilience_problems, schema_errors
 
-K8S = Path(__file__).resolve().parents[2] / "chaos" / "k8s"
+K8S = Path(__file__).resolve().parents[3] / "chaos" / "k8s"
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlqa.suites.latency._capacity import CapacitySettings, search
-from mlqa.suites.cost._per_1k import _validate as validate_cost
 
 
 def oracle(knee):
@@ -56,10 +55,3 @@ def test_probe_budget_stops_the_bisection():
 def test_bad_settings_are_rejected(params, fragment):
     with pytest.raises(ValueError, match=fragment):
         CapacitySettings.from_params(params).validate()
-
-
-@pytest.mark.parametrize("params", [{"max_usd": 1}, {"price_per_hour": 2, "max_usd": -1},
-                                    {"price_per_hour": 2, "max_usd": 1, "utilization": 0}])
-def test_bad_cost_params_are_rejected(params):
-    with pytest.raises(ValueError):
-        validate_cost(params)
