@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..deadline import Deadline
+
 _LOCK = threading.Lock()
 
 
@@ -32,8 +34,16 @@ def without_local_constants() -> Iterator[None]:
             providers._get_local_constants, providers.CONSTANTS_CACHE = originals
 
 
-def find_minimal(strategy: Any, condition: Callable[[Any], bool], *, max_examples: int, seed: int) -> Any | None:
-    """The minimal example satisfying `condition` hypothesis shrinks to, or None."""
+def find_minimal(strategy: Any, condition: Callable[[Any], bool], *, max_examples: int, seed: int,
+                 deadline: Deadline | None = None) -> Any | None:
+    """The minimal example satisfying `condition` hypothesis shrinks to, or None. Each
+    example first polls `deadline`: once it is cancelled, `Cancelled` ends the search."""
+    if deadline is not None:
+        inner = condition
+
+        def condition(example: Any) -> bool:
+            deadline.check()
+            return inner(example)
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
     config = settings(max_examples=max_examples, database=None, deadline=None,

@@ -148,3 +148,21 @@ def test_the_extension_example_is_a_check_like_a_built_in(project, tmp_path):
     assert rows["acme.latency_budget"]["status"] == "passed" and "ms per row" in rows["acme.latency_budget"]["message"]
     listed = run("mlqa checks --plugin acme_checks", project)
     assert "acme.latency_budget" in listed.stdout
+
+
+def test_the_python_api_example(project):
+    cfg = project / "mlqa.yaml"
+    if not cfg.exists():
+        pytest.skip("needs the CLI quickstart's mlqa.yaml (run the module)")
+    code = block_containing("python", "mlqa.Session(")
+    (project / "api_example.py").write_text(code)
+    proc = run(f"{BIN}/python api_example.py", project)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[0] in ("promote", "block")
+    ran = lines[1:-1]
+    assert len(ran) == 6 and all(re.fullmatch(r"data\.\w+ (passed|failed)", ln) for ln in ran), ran
+    assert lines[-1] == "block"
+    decision = json.loads((project / "mlqa-out" / "decision.json").read_text())
+    assert {c["id"] for c in decision["checks"]} >= {"data.schema", "acme.manual_review"}
+    assert any("did not run" in r for r in decision["reasons"])

@@ -74,7 +74,8 @@ def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float 
 
     strategy = st.fixed_dictionaries({c: st.floats(-b, b, allow_nan=False, allow_infinity=False)
                                       for c, b in limits.items()})
-    minimal = find_minimal(strategy, lambda d: bool(flipped(d).any()), max_examples=max_examples, seed=ctx.seed)
+    minimal = find_minimal(strategy, lambda d: bool(flipped(d).any()), max_examples=max_examples, seed=ctx.seed,
+                           deadline=ctx.deadline)
     if minimal is None:
         return judge({"counterexamples": 0.0}, {"counterexamples": ("<=", 0.0)},
                      detail=f"no flipping perturbation within bounds in {p.calls - 1} tries",

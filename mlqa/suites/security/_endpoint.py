@@ -176,7 +176,7 @@ def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult
             return leaks(resp.text, ep.token)
 
         minimal = find_minimal(_malformed(ep, valid), lambda req: problem(req) is not None,
-                               max_examples=max_examples, seed=ctx.seed)
+                               max_examples=max_examples, seed=ctx.seed, deadline=ctx.deadline)
         healthy = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
         why = problem(minimal) if minimal is not None else None
     evidence: dict = {"requests_sent": sent["n"], "endpoint": ep.url, "healthy_after": healthy}

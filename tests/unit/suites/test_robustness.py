@@ -176,3 +176,13 @@ def test_search_does_not_depend_on_what_else_is_imported(make_ctx, numeric_split
     after = R.search(make_ctx(*numeric_split, model=fragile))
     assert after.metrics == before.metrics
     assert after.evidence["minimal_perturbation"] == before.evidence["minimal_perturbation"]
+
+
+def test_a_search_past_its_deadline_is_stopped_between_examples(make_ctx, numeric_split, smooth):
+    """hypothesis' search polls the check's deadline before each example it tries."""
+    from mlqa.registry import spec_of
+    from mlqa.session import run_check
+    ctx = make_ctx(*numeric_split, model=smooth)
+    params = {**{p.name: p.default for p in spec_of(R.search).params}, "max_examples": 10**7}
+    r = run_check(spec_of(R.search), ctx, params, timeout=1.0, grace_s=30)
+    assert r.status == "error" and "timed out after 1s; stopped and cleaned up" in r.message
