@@ -4,8 +4,11 @@ that bring their own sub-commands (serve, stack). Exit codes: 0 promote / all pa
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_OK, EXIT_BLOCK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -69,12 +72,37 @@ def _run(args: argparse.Namespace, stage: str | None) -> int:
     if not selected:
         print(f"mlqa: error: no check matches {only}; see `checks:` in {session.config.path}", file=sys.stderr)
         return EXIT_USAGE
-    with progress(len(selected)) as advance:
-        session.run_all(only, on_result=lambda inst, res: advance(f"{inst.key}: {res.status}"))
+    try:
+        with _terminated_cancels(), progress(len(selected)) as advance:
+            session.run_all(only, on_result=lambda inst, res: advance(f"{inst.key}: {res.status}"))
+    except SystemExit as exc:  # user code (a model factory, a plugin) called exit(): nothing is decided
+        print(f"mlqa: error: something called exit({exc.code!r}) during the run; no decision was made "
+              f"(exit 3, never a promotion)", file=sys.stderr)
+        return EXIT_INTERNAL
     outcome = session.finish(Path(args.out))
     print_table(document(outcome))
     print("reports: " + ", ".join(str(p) for p in outcome.files.values()), file=sys.stderr)
     return EXIT_OK if outcome.verdict.promoted else EXIT_BLOCK
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `timeout`): handled like Ctrl-C — the running check is
+    asked to stop and rolls back — then mlqa exits 143."""
+
+
+@contextlib.contextmanager
+def _terminated_cancels() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (mlqa.cli.main called from a thread): leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _checks(args: argparse.Namespace) -> int:
@@ -120,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except MlqaError as exc:
         print(f"mlqa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mlqa: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("mlqa: terminated" if isinstance(exc, Terminated) else "mlqa: interrupted", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception:  # noqa: BLE001 - an internal error of mlqa itself
         traceback.print_exc()
         print("mlqa: internal error (exit 3): this is a bug in mlqa; please report it with the "

@@ -12,7 +12,7 @@ from ._config_gates import Stage, Waiver, parse_gates  # noqa: F401 (Stage, Waiv
 from ._config_subjects import DataConfig, ModelRef  # noqa: F401 (re-exported)
 from .errors import ConfigError, did_you_mean
 from .params import ParamTypeError
-from .registry import Registry
+from .registry import MAX_TIMEOUT_S, Registry, valid_timeout
 from .subjects import section_parsers
 from .yamldoc import LocatedYaml, load_yaml
 
@@ -100,13 +100,16 @@ def load_config(path: str | os.PathLike, *, registry: Registry | None = None) ->
         raise ConfigError(f"config file not found: {path}", hint="pass the path to your mlqa.yaml "
                           "(create one with `mlqa init`)")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", file=path) from None
-    return parse_config(load_yaml(text, path), registry=registry, text=text)
+    return parse_config(load_yaml(text, path), registry=registry, raw=raw)
 
 
-def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, text: str | None = None) -> Config:
+def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, raw: bytes | None = None) -> Config:
+    """Validate a parsed mlqa.yaml. `raw` (the file's bytes) gives the config its identity
+    (`sha256`, with every included preset's bytes); without it the identity is empty."""
     root = doc.data
     if not isinstance(root, dict):
         raise doc.error("the top level must be a mapping (version, model, data, checks, gates)")
@@ -124,12 +127,12 @@ def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, text: st
         registry = _discover(doc, plugins, base)
     sections = {key: parse(doc, key, root.get(key), base) for key, parse in section_parsers().items()}
     columns = _data_columns(doc, sections.get("data"))
-    identity = hashlib.sha256((text if text is not None else "").encode("utf-8"))
+    identity = hashlib.sha256(raw or b"")
     checks = _with_presets(doc, root, registry, columns, base, identity)
     gates = parse_gates(doc, root.get("gates", {}))
     return Config(path=Path(doc.file), version=1, plugins=plugins, seed=seed, checks=checks, gates=gates,
                   registry=registry, sections=sections, deepchecks=_deepchecks(doc, root.get("deepchecks"), base),
-                  sha256=identity.hexdigest())
+                  sha256=identity.hexdigest() if raw is not None else "")
 
 
 def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registry:
@@ -145,8 +148,10 @@ def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registr
             except ImportError as exc:
                 raise doc.error(f"cannot import plugin `{name}`: {exc}", "plugins", i,
                                 hint="the module must be importable (installed, or next to mlqa.yaml)")
-            except Exception as exc:
-                raise doc.error(f"plugin `{name}` failed: {exc}", "plugins", i)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a plugin that exits or crashes at import
+                raise doc.error(f"plugin `{name}` failed at import: {type(exc).__name__}: {exc}", "plugins", i)
         return reg
     finally:
         if added:
@@ -208,9 +213,9 @@ def _with_presets(doc: LocatedYaml, root: dict, registry: Registry, columns: lis
         if path is None:
             raise doc.error(f"unknown preset `{name}`", "include", i,
                             hint=did_you_mean(name, presets()) or f"presets: {', '.join(presets())}")
-        preset_text = path.read_text(encoding="utf-8")
-        identity.update(b"\0" + preset_text.encode("utf-8"))
-        preset = load_yaml(preset_text, path)
+        preset_raw = path.read_bytes()
+        identity.update(b"\0" + preset_raw)
+        preset = load_yaml(preset_raw.decode("utf-8"), path)
         if not isinstance(preset.data, dict):
             raise preset.error("a preset is a mapping with a `checks:` list")
         preset.known_keys(preset.data, ("description", "checks"), ())
@@ -264,9 +269,9 @@ def _checks(doc: LocatedYaml, value: Any, registry: Registry,
             raise doc.error(f"parameters of {key} must be a mapping, got {params!r}", *path)
         params = dict(params)
         timeout = params.pop("timeout", None)
-        if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
-                                    or not timeout > 0):
-            raise doc.error("`timeout` must be a positive number of seconds", *path, "timeout")
+        if timeout is not None and not valid_timeout(timeout):
+            raise doc.error(f"`timeout` must be a positive number of seconds (at most {MAX_TIMEOUT_S:g}), "
+                            f"got {repr(timeout)[:40]}", *path, "timeout")
         try:
             bound = spec.bind(params)
         except KeyError as exc:

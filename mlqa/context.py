@@ -134,8 +134,12 @@ class CheckContext:
         return self._subjects.get(subject) is not None
 
     def for_check(self, deadline: Deadline) -> "CheckContext":
-        """This context with a check's own deadline; the caches stay shared."""
+        """This context with a check's own deadline. The caches stay shared; the subjects
+        are the check's own copy of the table (a check that replaces a subject does not
+        change what later checks test)."""
         view = copy.copy(self)
+        object.__setattr__(view, "_subjects", dict(self._subjects))
+        view.subject_errors = dict(self.subject_errors)
         view.deadline = deadline
         return view
 
@@ -219,8 +223,9 @@ class DataBundle:
 
 def build_context(config: "Config") -> CheckContext:
     """Load the subjects a config declares, row by row of the subject table. A subject
-    that cannot be loaded is recorded in `subject_errors` (the checks needing it are
-    `error`); an inconsistent label declaration is a `ConfigError`."""
+    that cannot be loaded — or whose factory raises, or calls `sys.exit` — is recorded in
+    `subject_errors` (the checks needing it are `error`, so the gate blocks); an
+    inconsistent label declaration is a `ConfigError`."""
     subjects: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for kind in subject_kinds():
@@ -228,6 +233,11 @@ def build_context(config: "Config") -> CheckContext:
             subjects[kind.name] = kind.build(config, kind.name)
         except SubjectError as exc:
             errors[kind.name] = str(exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a user's factory that crashes or exits
+            errors[kind.name] = (f"building it raised {type(exc).__name__}: {exc} "
+                                 f"(declared in {config.path.name})")
     ctx = CheckContext(seed=config.seed, sensitive=config.data.sensitive, config=config,
                        subject_errors=errors, **subjects)
     ctx.task = config.data.task or _infer_task(ctx)

@@ -64,7 +64,7 @@ class Deadline:
 
     def sleep(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking at once when cancelled; then `check()`."""
-        self.event.wait(max(0.0, min(seconds, self.remaining())))
+        self.event.wait(max(0.0, min(seconds, self.remaining(), threading.TIMEOUT_MAX)))
         self.check()
 
     def limit(self, seconds: float | None = None) -> float:

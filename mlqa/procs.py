@@ -19,14 +19,59 @@ def free_port() -> int:
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
     """SIGTERM the process group (started with start_new_session=True), SIGKILL after a grace."""
+    stop_groups([proc], grace_s)
+
+
+def stop_groups(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
+    """SIGTERM every process group at once, wait one shared grace period, then SIGKILL the
+    groups still alive (so stopping N processes never takes N grace periods)."""
+    import time
+    for proc in procs:
+        _killpg(proc, signal.SIGTERM)
+    end = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for proc in procs:
+        _killpg(proc, signal.SIGKILL)  # also what the leader left behind in its group
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _killpg(proc: subprocess.Popen, sig: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
+        os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_tree(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM `proc` and every process below it in the process tree, SIGKILL what is left
+    after a grace period. For children that stay in mlqa's own process group (so that a
+    kill of the whole group, a CI job's cancel, reaches them too)."""
+    import time
+    try:
+        pids = ProcessTable(with_environ=False).descendants([proc.pid])
+    except OSError:  # no /proc (macOS): the child itself
+        pids = {proc.pid}
+    signal_all(pids, signal.SIGTERM)
+    end = time.monotonic() + grace_s
+    try:
+        proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        pass
+    others = pids - {proc.pid}
+    while time.monotonic() < end and any(pid_alive(p) for p in others):
+        time.sleep(0.05)
+    signal_all({p for p in pids if p == proc.pid or pid_alive(p)}, signal.SIGKILL)
+    try:
         proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class ProcessTable:
@@ -112,17 +157,17 @@ def signal_all(pids: set[int], sig: int) -> None:
 def run_process(cmd: list[str], *, deadline: Deadline | None = None, timeout: float | None = None,
                 env: dict[str, str] | None = None, cwd: str | None = None,
                 poll_s: float = 0.1) -> subprocess.CompletedProcess:
-    """Run `cmd` in its own session with its output captured (as text), polling
-    `deadline`: when it is cancelled, or `timeout` seconds pass, the whole process group
-    is stopped (SIGTERM, then SIGKILL) before `Cancelled` (or `subprocess.TimeoutExpired`)
-    propagates — a subprocess never outlives the check that started it."""
+    """Run `cmd` with its output captured (as text), polling `deadline`: when it is
+    cancelled, or `timeout` seconds pass, the process and everything below it are stopped
+    (SIGTERM, then SIGKILL) before `Cancelled` (or `subprocess.TimeoutExpired`) propagates
+    — a subprocess never outlives the check that started it. It stays in mlqa's process
+    group, so a kill of the whole group (a CI job cancelled) reaches it too."""
     import tempfile
     import time
     deadline = deadline or Deadline.never()
     deadline.check()
     with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+b") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
         limit = None if timeout is None else time.monotonic() + timeout
         try:
             while proc.poll() is None:
@@ -131,7 +176,7 @@ def run_process(cmd: list[str], *, deadline: Deadline | None = None, timeout: fl
                 deadline.sleep(poll_s)
         finally:
             if proc.poll() is None:
-                stop_group(proc, grace_s=5.0)
+                stop_tree(proc, grace_s=5.0)
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read().decode(errors="replace"),

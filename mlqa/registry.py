@@ -23,7 +23,17 @@ from .results import CheckResult
 from .subjects import subject_names
 from .params import ParamTypeError, coerce, is_column, type_name
 
-CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+#: the id of a result: a check id, optionally with an instance name (`performance.metric[auc]`)
+RESULT_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+(\[[A-Za-z0-9_.:-]+\])?")
+#: the longest deadline a check may have (what the platform's timed waits accept)
+MAX_TIMEOUT_S = 30 * 24 * 3600.0
+
+
+def valid_timeout(value: Any) -> bool:
+    """A positive, finite number of seconds no longer than `MAX_TIMEOUT_S` (not a bool)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+            and value <= MAX_TIMEOUT_S)
 RESERVED_PARAMS = ("timeout",)
 _ATTR = "__mlqa_check__"
 
@@ -117,8 +127,8 @@ def check(check_id: str, *, requires: Iterable[str] = (),
     bad = [s for s in needs if s not in known]
     if bad:
         raise ValueError(f"unknown subject(s) {bad} in requires; use {known}")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if timeout is not None and not valid_timeout(timeout):
+        raise ValueError(f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_S:g}, got {timeout!r}")
 
     def decorate(func: Callable) -> Callable:
         spec = _spec_from_function(check_id, func, needs)

@@ -25,7 +25,7 @@ from .context import CheckContext, build_context
 from .deadline import Cancelled, Deadline
 from .errors import MlqaError
 from .gate import ALL_STAGES, decide, gate_check
-from .registry import CHECK_ID, CheckSpec
+from .registry import MAX_TIMEOUT_S, RESULT_ID, CheckSpec
 from .results import CheckResult, Decision, GatedCheck, error_result
 from .subjects import subject_info, subject_kind
 
@@ -77,7 +77,7 @@ def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key
             msg = (f"needs `{subject}`, which could not be loaded: {reason}" if reason
                    else f"needs `{subject}`: {subject_kind(subject).declare}")
             return error_result(key, msg).with_(seed=ctx.seed)
-    limit = timeout or spec.timeout or DEFAULT_TIMEOUT_S
+    limit = min(timeout or spec.timeout or DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S)
     deadline = Deadline(limit)
     box: dict[str, Any] = {}
     done = threading.Event()  # (not Thread.join: an interrupted join marks the thread stopped)
@@ -134,10 +134,12 @@ class Session:
         take to clean up. `today`: the date waivers expire against (default: today)."""
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
-        if stage and config is None:
+        if stage is not None and (not isinstance(stage, str) or not stage.strip()):
+            raise MlqaError(f"a stage is the name of one under `gates:` in mlqa.yaml, got {stage!r}")
+        if stage is not None and config is None:
             raise MlqaError(f"stage `{stage}` needs a config: the stages are declared under `gates:` in mlqa.yaml")
         self.config: Config | None = config
-        self.stage = config.stage(stage) if (stage and config is not None) else None
+        self.stage = config.stage(stage) if (stage is not None and config is not None) else None
         self.policy = self.stage or ALL_STAGES
         self.grace_s = grace_s
         self.today = today
@@ -163,10 +165,10 @@ class Session:
         with self._lock:
             return list(self._results)
 
-    def select(self, only: Iterable[str] | None = None) -> list[CheckInstance]:
+    def select(self, only: Iterable[str] | str | None = None) -> list[CheckInstance]:
         """The configured checks whose key or id matches a glob of `only` (all without)."""
         checks = list(self.config.checks) if self.config is not None else []
-        patterns = list(only or [])
+        patterns = [only] if isinstance(only, str) else list(only or [])
         if not patterns:
             return checks
         return [c for c in checks if any(fnmatch.fnmatchcase(c.key, p) or fnmatch.fnmatchcase(c.check_id, p)
@@ -181,7 +183,7 @@ class Session:
                            timeout=instance.timeout, grace_s=self.grace_s)
         return self._add(result)
 
-    def run_all(self, only: Iterable[str] | None = None,
+    def run_all(self, only: Iterable[str] | str | None = None,
                 on_result: Callable[[CheckInstance, CheckResult], None] | None = None) -> list[CheckResult]:
         """Run the selected checks in config order."""
         out = []
@@ -197,15 +199,20 @@ class Session:
         gate. Its id must look like `suite.name` (or `suite.name[instance]`)."""
         if not isinstance(result, CheckResult):
             raise TypeError(f"record() takes an mlqa.CheckResult, not {type(result).__name__}")
-        if not CHECK_ID.match(result.id.split("[")[0]):
-            raise ValueError(f"a recorded result needs an id like 'suite.name', got {result.id!r}")
+        if not isinstance(result.id, str) or not RESULT_ID.fullmatch(result.id):
+            raise ValueError(f"a recorded result needs an id like 'suite.name' or 'suite.name[instance]' "
+                             f"(lower case, dots; instance: letters, digits, _.:-), got {result.id!r}")
+        if self.config is not None and result.id in {c.key for c in self.config.checks}:
+            raise ValueError(f"{result.id} is a check of {self.config.path.name}: its result comes from running "
+                             f"it, never from a recorded one; record yours under its own id (e.g. "
+                             f"{result.id.split('[')[0]}[manual])")
         if result.seed is None and self.config is not None:
             result = result.with_(seed=self.config.seed)
         return self._add(result)
 
     def _add(self, result: CheckResult) -> CheckResult:
         if self.config is not None:
-            result = result.with_(config_sha256=self.config.sha256)
+            result = result.with_(config_sha256=self.config.sha256 or None)
         with self._lock:
             self._results.append(result)
         return result
@@ -238,7 +245,7 @@ class Session:
         return outcome
 
 
-def run(config: Config | str | os.PathLike, only: list[str] | None = None) -> list[CheckResult]:
+def run(config: Config | str | os.PathLike, only: Iterable[str] | str | None = None) -> list[CheckResult]:
     """Run the checks of a config (path or `Config`), or those matching the globs in
     `only`, and return their results (no gate)."""
     session = Session(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..deadline import Deadline
-from ..procs import free_port, stop_group
+from ..procs import free_port, stop_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..endpoint import Endpoint
@@ -71,9 +71,9 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
                 except subprocess.TimeoutExpired:
                     pass
             stderr = procs[0].stderr.read().decode(errors="replace") if procs[0].stderr else ""
-        finally:
+        finally:  # one shared grace period, well inside the session's
+            stop_groups(procs, grace_s=5)
             for p in procs:
-                stop_group(p, grace_s=10)
                 if p.stderr:
                     p.stderr.close()
             if progress:

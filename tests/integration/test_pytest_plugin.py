@@ -159,3 +159,18 @@ def test_mlqa_stack_fixture_starts_and_always_stops_the_stack(pytester):
     res.assert_outcomes(failed=1)
     from mlqa.procs import tagged
     assert tagged(MLQA_STACK_ID=(pytester.path / "stack_id.txt").read_text()) == set()
+
+
+def test_a_recorded_result_cannot_replace_a_deselected_check(toy_project, pytester, run):
+    """Deselecting a failing check and recording a `passed` one under its id never promotes."""
+    cfg = toy_project("- acme.ok: {}\n- acme.fails: {}")
+    pytester.makepyfile(test_manual="""
+        import mlqa
+
+        def test_manual(mlqa_record):
+            mlqa_record(mlqa.CheckResult(id="acme.fails", status="passed"))
+    """)
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", str(pytester.path), "-k", "ok or manual")
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*acme.fails is a check of mlqa.yaml*", "*reason: acme.fails did not run*",
+                              "*mlqa: BLOCK (stage production)*"])

@@ -10,7 +10,8 @@
   `mlqa.suites.performance._common` by `mlqa.suites.performance.*`, the core's `_pickle_scan`
   by the core; everything else goes through public names;
 - no import cycles between modules (imports inside `if TYPE_CHECKING:` do not run and are
-  not counted for cycles; imports inside functions are).
+  not counted for cycles; imports inside functions are, and so are `importlib.import_module`
+  / `__import__` calls with a literal module name).
 """
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def _typing_blocks(tree: ast.AST) -> set[int]:
     return inside
 
 
+def _dynamic_import(node: ast.Call) -> bool:
+    """`importlib.import_module("mlqa...")`, `import_module(...)` or `__import__(...)` with a
+    literal name (a name computed at run time — a user's plugin — is not an edge)."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return (name in ("import_module", "__import__") and bool(node.args)
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
+
+
 def edges(modules: dict[str, tuple[str, bool]]) -> list[Edge]:
     out = []
     for module, (text, is_pkg) in modules.items():
@@ -80,6 +90,10 @@ def edges(modules: dict[str, tuple[str, bool]]) -> list[Edge]:
                 for alias in node.names:
                     if alias.name.split(".")[0] == "mlqa":
                         out.append(Edge(module, alias.name, None, node.lineno, id(node) in typing_only))
+            elif isinstance(node, ast.Call) and _dynamic_import(node):
+                name = node.args[0].value
+                if name.split(".")[0] == "mlqa":
+                    out.append(Edge(module, name, None, node.lineno, id(node) in typing_only))
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = package.split(".")
@@ -210,6 +224,10 @@ def _with(modules: dict, module: str, line: str) -> dict:
     ("mlqa.session", "if TYPE_CHECKING:\n    from .stack import Stack", "the core imports mlqa.stack"),
     # a feature package importing a front door
     ("mlqa.stack._control", "from ..cli import main", "imports the front door mlqa.cli"),
+    # the same, dynamically
+    ("mlqa.serve._app", "import importlib\nimportlib.import_module('mlqa.suites.performance._metric')",
+     "private to mlqa.suites.performance"),
+    ("mlqa.session", "def f():\n    return __import__('mlqa.stack')", "the core imports mlqa.stack"),
 ])
 def test_the_guard_fails_on_a_planted_violation(module, line, expect):
     modules = read_package()

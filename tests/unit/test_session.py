@@ -283,3 +283,110 @@ def test_the_cli_and_the_pytest_plugin_run_and_decide_through_the_same_session_m
     cli_doc = json.loads((tmp_path / "cli" / "decision.json").read_text())
     pytest_doc = json.loads((tmp_path / "pytest" / "decision.json").read_text())
     assert cli_doc["reasons"] == pytest_doc["reasons"] and cli_doc["decision"] == pytest_doc["decision"]
+
+
+# ------------------------------------------------------------------ attacks, kept as tests
+def test_a_recorded_result_cannot_stand_in_for_a_configured_check(toy_project):
+    cfg = toy_project("- acme.ok: {}\n- acme.fails: {}")
+    session = Session(cfg, "production")
+    session.run_all(["acme.ok"])
+    with pytest.raises(ValueError, match="acme.fails is a check of mlqa.yaml"):
+        session.record(CheckResult(id="acme.fails", status="passed"))
+    session.record(CheckResult(id="acme.fails[manual]", status="passed"))  # its own id is fine
+    decision = session.finish().decision
+    assert decision.decision == "block" and any("acme.fails did not run" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize("bad", ["acme.x\n", "acme.y[a|b\n## injected <img src=x>]", "acme.z[\x00]", "Acme.x",
+                                 "acme", "acme.x[]", "acme.x [a]"])
+def test_a_recorded_id_must_be_a_plain_result_id(bad):
+    with pytest.raises(ValueError, match="suite.name"):
+        Session(None).record(CheckResult(id=bad, status="passed"))
+
+
+@pytest.mark.parametrize("stage", ["", "  "])
+def test_an_empty_stage_is_a_usage_error_not_no_stage(toy_project, stage):
+    with pytest.raises(mlqa.MlqaError, match="a stage is the name"):
+        Session(toy_project("- acme.ok: {}"), stage)
+
+
+def test_only_may_be_one_glob(toy_project):
+    assert [r.id for r in mlqa.run(toy_project("- acme.ok: {}\n- acme.fails: {}"), only="acme.ok")] == ["acme.ok"]
+
+
+@pytest.mark.parametrize("value", [".inf", "1.0e+10", "10" * 200, "true", "-1", "0", ".nan"])
+def test_a_timeout_that_cannot_be_a_deadline_is_a_config_error_at_its_line(toy_project, value):
+    cfg = toy_project(f"- acme.ok: {{timeout: {value}}}")
+    with pytest.raises(ConfigError, match="`timeout` must be a positive number") as exc:
+        mlqa.load_config(cfg)
+    assert exc.value.line == 6 and len(str(exc.value)) < 300
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), True, 0, 1e12])
+def test_a_declared_default_timeout_must_be_usable(value):
+    with pytest.raises(ValueError, match="timeout"):
+        check("acme.bad_timeout", timeout=value)
+
+
+def test_a_huge_deadline_never_overflows_a_wait():
+    d = mlqa.Deadline(float("inf"))
+    threading.Timer(0.1, d.cancel).start()
+    with pytest.raises(Cancelled):
+        d.sleep(float("inf"))
+    res = run_check(spec_of(ok), CheckContext(), {}, timeout=1e300)
+    assert res.status == "passed"
+
+
+FACTORIES = {
+    "exits": "import sys\n\ndef factory():\n    sys.exit(0)\n",
+    "crashes": "def factory():\n    raise RuntimeError('weights not found')\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_a_model_factory_that_exits_or_crashes_blocks_the_gate_with_reports(toy_project, tmp_path, kind):
+    from mlqa.cli import main
+    cfg = toy_project("- acme.ok: {}\n- performance.metric: {metric: accuracy, min: 0.5}")
+    name = f"factory_{kind}_{tmp_path.name}".replace("-", "_")
+    (cfg.parent / f"{name}.py").write_text(FACTORIES[kind])
+    cfg.write_text(cfg.read_text().replace('toy_model:factory', f"{name}:factory"))
+    assert main(["gate", str(cfg), "--stage", "production", "--out", str(tmp_path / "out")]) == 1
+    decision = json.loads((tmp_path / "out" / "decision.json").read_text())
+    rows = {c["id"]: c for c in decision["checks"]}
+    assert rows["performance.metric"]["status"] == "error"
+    assert ("SystemExit" if kind == "exits" else "weights not found") in rows["performance.metric"]["message"]
+    assert decision["decision"] == "block"
+    assert mlqa.gate(cfg, "production").decision == "block"
+
+
+def test_a_plugin_that_exits_at_import_is_a_config_error(toy_project, tmp_path):
+    cfg = toy_project("- acme.ok: {}")
+    name = f"exiting_{tmp_path.name}".replace("-", "_")
+    (cfg.parent / f"{name}.py").write_text("raise SystemExit(0)\n")
+    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]"))
+    with pytest.raises(ConfigError, match=f"plugin `{name}` failed at import: SystemExit") as exc:
+        mlqa.load_config(cfg)
+    assert exc.value.line == 2
+
+
+def test_each_check_gets_its_own_view_of_the_subjects():
+    ctx = CheckContext(endpoint={"url": "http://real:8080"})
+
+    @check("acme.redirects")
+    def redirects(ctx):
+        ctx.endpoint = {"url": "http://canary:8080"}
+        return CheckResult(status="passed")
+
+    @check("acme.reads")
+    def reads(ctx):
+        return CheckResult(status="passed", message=ctx.endpoint["url"])
+    run_check(spec_of(redirects), ctx, {})
+    assert run_check(spec_of(reads), ctx, {}).message == "http://real:8080"
+
+
+def test_the_identity_is_the_files_bytes(toy_project):
+    cfg = toy_project("- acme.ok: {}")
+    lf = mlqa.load_config(cfg).sha256
+    cfg.write_bytes(cfg.read_bytes().replace(b"\n", b"\r\n"))
+    crlf = mlqa.load_config(cfg).sha256
+    assert crlf != lf and crlf == hashlib.sha256(cfg.read_bytes()).hexdigest()

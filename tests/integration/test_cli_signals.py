@@ -1,0 +1,54 @@
+"""`mlqa gate` stopped from outside — SIGTERM (a CI job cancelled) or Ctrl-C — asks the
+running check to stop; its cleanup (a fault rolled back) runs before mlqa exits."""
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow  # real subprocesses: seconds per test
+
+FAULT_CHECKS = '''
+import pathlib
+import mlqa
+
+
+@mlqa.check("acme.holds_a_fault")
+def holds_a_fault(ctx, *, marker: str):
+    """Creates a marker file (the 'fault') and removes it in finally."""
+    path = pathlib.Path(marker)
+    path.write_text("injected")
+    try:
+        while True:
+            ctx.deadline.sleep(0.05)
+    finally:
+        path.unlink()
+'''
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "mlqa: terminated"),
+                                              (signal.SIGINT, 130, "mlqa: interrupted")])
+def test_a_stopped_gate_rolls_back_the_running_check(toy_project, tmp_path, sig, code, said):
+    cfg = toy_project("- acme.ok: {}")
+    marker = tmp_path / "fault.txt"
+    name = f"fault_checks_{tmp_path.name}".replace("-", "_")
+    (cfg.parent / f"{name}.py").write_text(FAULT_CHECKS)
+    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]")
+                   .replace("  - acme.ok: {}", f"  - acme.holds_a_fault: {{marker: {marker}}}"))
+    proc = subprocess.Popen([sys.executable, "-m", "mlqa.cli", "gate", str(cfg), "--stage", "production",
+                             "--out", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # bounded: up to 60 s for the fault to be injected
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the check never injected its fault"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code and said in err
+    assert not marker.exists(), "the fault was not rolled back"
