@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .yamldoc import LocatedYaml
+if TYPE_CHECKING:  # pragma: no cover
+    from .yamldoc import LocatedYaml
 
 STAGE_KEYS = ("blocking", "advisory", "waivers", "on_error")
 WAIVER_KEYS = ("check", "reason", "owner", "expires")
