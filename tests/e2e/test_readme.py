@@ -68,11 +68,22 @@ def project(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def configured(project) -> Path:
+    """The project after the quickstart's first line (`mlqa init`): its mlqa.yaml."""
+    init = commands(block_containing("bash", "mlqa init --data data/train.csv"))[0]
+    proc = run(init, project)
+    assert proc.returncode == 0, proc.stderr
+    return project
+
+
 def run(cmd: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", cmd], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-def test_the_cli_quickstart_runs_line_by_line(project):
+def test_the_cli_quickstart_runs_line_by_line(project, tmp_path):
+    import shutil
+    project = Path(shutil.copytree(project, tmp_path / "fresh", ignore=shutil.ignore_patterns("mlqa.yaml", "mlqa-out")))
     lines = commands(block_containing("bash", "mlqa init --data data/train.csv"))
     assert [line.split()[1] for line in lines] == ["init", "checks", "run", "gate", "report"]
     for line in lines:
@@ -91,10 +102,8 @@ def test_the_cli_quickstart_runs_line_by_line(project):
         (c["id"], c["message"]) for c in decision["checks"] if c["status"] == "error"]
 
 
-def test_the_pytest_quickstart_and_the_hand_written_test(project):
-    cfg = project / "mlqa.yaml"
-    if not cfg.exists():
-        pytest.skip("needs the CLI quickstart's mlqa.yaml (run the module)")
+def test_the_pytest_quickstart_and_the_hand_written_test(configured):
+    project = configured
     command = commands(block_containing("bash", "pytest --mlqa-config"))[-1]
     assert command.startswith("pytest ")
     proc = run(f"{BIN}/python -m {command} -p no:cacheprovider", project)
@@ -111,10 +120,8 @@ def test_the_pytest_quickstart_and_the_hand_written_test(project):
     assert recorded["status"] == "passed" and 0 < recorded["metrics"]["share"] < 0.4
 
 
-def test_the_one_line_python_uses(project):
-    cfg = project / "mlqa.yaml"
-    if not cfg.exists():
-        pytest.skip("needs the CLI quickstart's mlqa.yaml (run the module)")
+def test_the_one_line_python_uses(configured):
+    project = configured
     drift = re.search(r"`(mlqa\.suites\.data\.drift\(mlqa_context[^`]*)`", README).group(1)
     parity_import = re.search(r"`(from mlqa\.suites\.fairness import demographic_parity)`", README).group(1)
     parity_call = re.search(r"`(demographic_parity\(mlqa_context[^`]*)`", README).group(1)
@@ -133,10 +140,9 @@ def test_the_one_line_python_uses(project):
     assert "1 passed" in proc.stdout, proc.stdout[-2000:]
 
 
-def test_the_extension_example_is_a_check_like_a_built_in(project, tmp_path):
+def test_the_extension_example_is_a_check_like_a_built_in(configured, tmp_path):
+    project = configured
     cfg = project / "mlqa.yaml"
-    if not cfg.exists():
-        pytest.skip("needs the CLI quickstart's mlqa.yaml (run the module)")
     code = block_containing("python", "# acme_checks.py")
     (project / "acme_checks.py").write_text(code)
     text = cfg.read_text().replace("version: 1\n", "version: 1\nplugins: [acme_checks]\n")
@@ -151,10 +157,8 @@ def test_the_extension_example_is_a_check_like_a_built_in(project, tmp_path):
     assert "acme.latency_budget" in listed.stdout
 
 
-def test_the_python_api_example(project):
-    cfg = project / "mlqa.yaml"
-    if not cfg.exists():
-        pytest.skip("needs the CLI quickstart's mlqa.yaml (run the module)")
+def test_the_python_api_example(configured):
+    project = configured
     code = block_containing("python", "mlqa.Session(")
     (project / "api_example.py").write_text(code)
     proc = run(f"{BIN}/python api_example.py", project)
