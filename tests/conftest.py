@@ -156,3 +156,29 @@ def toy_project(tmp_path):
         path.write_text(text)
         return path
     return write
+
+
+FAULT_CHECKS = '''
+import pathlib
+import mlqa
+
+
+@mlqa.check("acme.holds_a_fault")
+def holds_a_fault(ctx, *, marker: str):
+    """Creates a marker file (the 'fault') and removes it in finally, polling its deadline."""
+    path = pathlib.Path(marker)
+    path.write_text("injected")
+    try:
+        while True:
+            ctx.deadline.sleep(0.05)
+    finally:
+        path.unlink()
+'''
+
+
+def add_fault_check(cfg: Path) -> None:
+    """Give a toy_project config a second plugin with `acme.holds_a_fault` (named for its
+    folder: plugin modules are cached by name)."""
+    name = f"fault_checks_{cfg.parent.name}".replace("-", "_")
+    (cfg.parent / f"{name}.py").write_text(FAULT_CHECKS)
+    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]"))

@@ -7,35 +7,17 @@ import time
 
 import pytest
 
+from conftest import add_fault_check
+
 pytestmark = pytest.mark.slow  # real subprocesses: seconds per test
-
-FAULT_CHECKS = '''
-import pathlib
-import mlqa
-
-
-@mlqa.check("acme.holds_a_fault")
-def holds_a_fault(ctx, *, marker: str):
-    """Creates a marker file (the 'fault') and removes it in finally."""
-    path = pathlib.Path(marker)
-    path.write_text("injected")
-    try:
-        while True:
-            ctx.deadline.sleep(0.05)
-    finally:
-        path.unlink()
-'''
-
 
 @pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "mlqa: terminated"),
                                               (signal.SIGINT, 130, "mlqa: interrupted")])
 def test_a_stopped_gate_rolls_back_the_running_check(toy_project, tmp_path, sig, code, said):
     cfg = toy_project("- acme.ok: {}")
     marker = tmp_path / "fault.txt"
-    name = f"fault_checks_{tmp_path.name}".replace("-", "_")
-    (cfg.parent / f"{name}.py").write_text(FAULT_CHECKS)
-    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]")
-                   .replace("  - acme.ok: {}", f"  - acme.holds_a_fault: {{marker: {marker}}}"))
+    add_fault_check(cfg)
+    cfg.write_text(cfg.read_text().replace("  - acme.ok: {}", f"  - acme.holds_a_fault: {{marker: {marker}}}"))
     proc = subprocess.Popen([sys.executable, "-m", "mlqa.cli", "gate", str(cfg), "--stage", "production",
                              "--out", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
     try:

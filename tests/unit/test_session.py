@@ -15,6 +15,8 @@ from mlqa.deadline import Cancelled
 from mlqa.registry import spec_of
 from mlqa.session import run_check
 
+from conftest import add_fault_check
+
 
 @check("acme.raises")
 def raises(ctx):
@@ -147,34 +149,9 @@ def test_ctrl_c_cancels_the_running_check_and_its_cleanup_runs_before_it_propaga
 
 
 # ------------------------------------------------------------------ sessions over a config
-EXTRA_CHECKS = '''
-import mlqa
-
-
-@mlqa.check("acme.holds_a_fault")
-def holds_a_fault(ctx, *, marker: str):
-    """Creates a marker file (the 'fault'), removes it in finally."""
-    import pathlib
-    path = pathlib.Path(marker)
-    path.write_text("injected")
-    try:
-        while True:
-            ctx.deadline.sleep(0.05)
-    finally:
-        path.unlink()
-'''
-
-
-def _plugin_with_extra_checks(cfg):
-    """A second plugin module, named for this test (modules are cached by name)."""
-    name = f"fault_checks_{cfg.parent.name}".replace("-", "_")
-    (cfg.parent / f"{name}.py").write_text(EXTRA_CHECKS)
-    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]"))
-
-
 def test_a_configured_timeout_stops_the_check_the_marker_is_gone_and_the_next_check_runs(toy_project):
     cfg = toy_project("- acme.holds_a_fault: {marker: fault.txt, timeout: 0.5}\n- acme.ok: {}")
-    _plugin_with_extra_checks(cfg)
+    add_fault_check(cfg)
     text = cfg.read_text().replace("marker: fault.txt", f"marker: {cfg.parent / 'fault.txt'}")
     cfg.write_text(text)
     session = Session(cfg, "production")
