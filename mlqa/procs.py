@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
+import time
 
 from .deadline import Deadline
 
@@ -25,7 +27,6 @@ def stop_group(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
 def stop_groups(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
     """SIGTERM every process group at once, wait one shared grace period, then SIGKILL the
     groups still alive (so stopping N processes never takes N grace periods)."""
-    import time
     for proc in procs:
         _killpg(proc, signal.SIGTERM)
     end = time.monotonic() + grace_s
@@ -53,9 +54,8 @@ def stop_tree(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
     """SIGTERM `proc` and every process below it in the process tree, SIGKILL what is left
     after a grace period. For children that stay in mlqa's own process group (so that a
     kill of the whole group, a CI job's cancel, reaches them too)."""
-    import time
     try:
-        pids = ProcessTable(with_environ=False).descendants([proc.pid])
+        pids = descendants([proc.pid])
     except OSError:  # no /proc (macOS): the child itself
         pids = {proc.pid}
     signal_all(pids, signal.SIGTERM)
@@ -162,8 +162,6 @@ def run_process(cmd: list[str], *, deadline: Deadline | None = None, timeout: fl
     (SIGTERM, then SIGKILL) before `Cancelled` (or `subprocess.TimeoutExpired`) propagates
     — a subprocess never outlives the check that started it. It stays in mlqa's process
     group, so a kill of the whole group (a CI job cancelled) reaches it too."""
-    import tempfile
-    import time
     deadline = deadline or Deadline.never()
     deadline.check()
     with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+b") as err:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import MlqaError, did_you_mean
+from .params import ParamTypeError, coerce, is_column, type_name
 from .results import CheckResult
 from .subjects import subject_names
-from .params import ParamTypeError, coerce, is_column, type_name
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
 #: the id of a result: a check id, optionally with an instance name (`performance.metric[auc]`)
@@ -29,13 +29,14 @@ RESULT_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+(\[[A-Za-z0-9_.:-]+\
 #: the longest deadline a check may have (what the platform's timed waits accept)
 MAX_TIMEOUT_S = 30 * 24 * 3600.0
 
+RESERVED_PARAMS = ("timeout",)
+_ATTR = "__mlqa_check__"
+
 
 def valid_timeout(value: Any) -> bool:
     """A positive, finite number of seconds no longer than `MAX_TIMEOUT_S` (not a bool)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-            and value <= MAX_TIMEOUT_S)
-RESERVED_PARAMS = ("timeout",)
-_ATTR = "__mlqa_check__"
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value <= MAX_TIMEOUT_S)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _positive_line(data: Path, label: str) -> str:
 
     from .tables import read_frame
     try:
-        counts = read_frame(data)[label].value_counts()
+        counts = read_frame(data, columns=[label])[label].value_counts()
     except Exception:  # noqa: BLE001 - a starter file is written even when the data is odd
         counts = None
     if counts is None or len(counts) != 2 or set(counts.index.tolist()) <= {0, 1, True, False}:

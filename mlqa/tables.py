@@ -23,13 +23,13 @@ def read_columns(path: Path) -> list[str]:
     return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep).columns]
 
 
-def read_frame(path: Path) -> "pd.DataFrame":
-    """The whole table."""
+def read_frame(path: Path, columns: list[str] | None = None) -> "pd.DataFrame":
+    """The whole table, or only `columns` of it."""
     import pandas as pd
     if is_parquet(path):
-        return pd.read_parquet(path)
+        return pd.read_parquet(path, columns=columns)
     sep = "\t" if ".tsv" in path.name else ","
-    return pd.read_csv(path, sep=sep, low_memory=False)
+    return pd.read_csv(path, sep=sep, low_memory=False, usecols=columns)
 
 
 def kind(series: "pd.Series") -> str:

@@ -2,8 +2,8 @@
 measurements, chaos probes): locust in subprocesses — open model measured from intended
 send times, closed model, master and local workers — into HDR histograms, and SLOs written
 as k6 thresholds (`p95 < 50ms`, `error_rate < 0.1%`, `rps > 150`)."""
-from ._locust import LOCUSTFILE, PERCENTILES, histogram_chart, measure, run_locust, stats_of
-from ._slo import DEFAULT_SLO, Slo, judge_slos, observed, parse_slo
+from ._locust import LOCUSTFILE, PERCENTILES, histogram_chart, measure
+from ._slo import DEFAULT_SLO, Slo, judge_slos, parse_slo
 
 __all__ = ["DEFAULT_SLO", "LOCUSTFILE", "PERCENTILES", "Slo", "histogram_chart", "judge_slos", "measure",
-           "observed", "parse_slo", "run_locust", "stats_of"]
+           "parse_slo"]

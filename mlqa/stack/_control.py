@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..procs import free_port, pid_alive, signal_all, tagged
 from ..deadline import Deadline
 from ..errors import MlqaError
+from ..procs import free_port, pid_alive, signal_all, tagged
 from ._store import ModelStore, write_json
 from ._topology import Topology, load_topology
 

@@ -88,8 +88,8 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
         if t.proba is None or t.classes is None:
             raise ValueError("roc_auc needs predict_proba")
         if len(t.classes) == 2:
-            return auc(t.score, t.y == t.positive, W)
-        aucs = [auc(t.proba[:, i], t.y == c, W) for i, c in enumerate(t.classes)]
+            return weighted_auc(t.score, t.y == t.positive, W)
+        aucs = [weighted_auc(t.proba[:, i], t.y == c, W) for i, c in enumerate(t.classes)]
         return np.nanmean(np.vstack(aucs), axis=0)
     y = t.y.astype(float)
     e = t.pred.astype(float) - y
@@ -104,7 +104,7 @@ def weighted(name: str, t: Target, W: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown metric {name!r}; use one of {', '.join(ALL)}")
 
 
-def auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
+def weighted_auc(score: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted ROC AUC (ties count one half), vectorised over the rows of W.
 
     Rows are sorted once by score and grouped by distinct score; per replicate the

@@ -11,7 +11,7 @@ from ...subjects import Dataset
 from ...tables import is_categorical
 from .._frames import as_key
 from ...judge import bar_chart, judge
-from .._metrics import auc
+from .._metrics import weighted_auc
 
 
 def _encode(fit: pd.Series, apply: pd.Series, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +92,8 @@ def label_leakage(ctx: CheckContext, *, max_auc: float = 0.95, max_r2: float = 0
                 pos = ye == c
                 if pos.all() or not pos.any():
                     continue
-                aucs.append(float(auc(_target_score(fid, (yf == c).astype(float), eid), pos, ones)[0]))
+                score = _target_score(fid, (yf == c).astype(float), eid)
+                aucs.append(float(weighted_auc(score, pos, ones)[0]))
             score = float(np.mean(aucs)) if aucs else float("nan")
         table.append({"feature": col, ("r2" if regression else "auc"): round(score, 6)})
     key = "r2" if regression else "auc"

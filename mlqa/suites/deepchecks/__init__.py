@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...context import CheckContext
 from ...registry import check
 from ...results import CheckResult
-from ._adapter import HOW_TO, PINS, find_python, not_applicable, run_suite  # noqa: F401 (public)
+from ._adapter import find_python, not_applicable, run_suite
 
 #: deepchecks' default deadline: its three suites take minutes on the example's data
 TIMEOUT_S = 1800.0

@@ -40,8 +40,8 @@ def demographic_parity(ctx: CheckContext, *, sensitive: Columns | None = None,
     n_bootstrap: bootstrap replicates (default 500)
     """
     return judge_gaps(ctx, kinds=("selection_rate",), sensitive=sensitive, max_difference=max_difference,
-                     min_ratio=min_ratio, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                     confidence=confidence, n_bootstrap=n_bootstrap, title="Selection rate")
+                      min_ratio=min_ratio, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
+                      confidence=confidence, n_bootstrap=n_bootstrap, title="Selection rate")
 
 
 @check("fairness.equalized_odds", requires=("model", "test"))
@@ -61,8 +61,8 @@ def equalized_odds(ctx: CheckContext, *, sensitive: Columns | None = None, max_d
     n_bootstrap: bootstrap replicates (default 500)
     """
     return judge_gaps(ctx, kinds=("tpr", "fpr"), sensitive=sensitive, max_difference=max_difference,
-                     min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                     confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
+                      min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
+                      confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
 
 
 @check("fairness.equal_opportunity", requires=("model", "test"))
@@ -81,8 +81,8 @@ def equal_opportunity(ctx: CheckContext, *, sensitive: Columns | None = None, ma
     n_bootstrap: bootstrap replicates (default 500)
     """
     return judge_gaps(ctx, kinds=("tpr",), sensitive=sensitive, max_difference=max_difference,
-                     min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                     confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
+                      min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
+                      confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
 
 
 @check("fairness.group_performance", requires=("model", "test"))

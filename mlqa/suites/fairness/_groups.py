@@ -73,8 +73,8 @@ def spread(rates: np.ndarray) -> np.ndarray:
 
 
 def judge_gaps(ctx: CheckContext, *, kinds: tuple[str, ...], sensitive: list[str] | None,
-              max_difference: float | None, min_ratio: float | None, min_group_size: int,
-              use_upper_bound: bool, confidence: float, n_bootstrap: int, title: str) -> CheckResult:
+               max_difference: float | None, min_ratio: float | None, min_group_size: int,
+               use_upper_bound: bool, confidence: float, n_bootstrap: int, title: str) -> CheckResult:
     try:
         cols = sensitive_columns(ctx, sensitive)
         groups, masks, y_pos, p_pos, rows, overall = group_table(ctx, cols, min_group_size)

@@ -8,7 +8,7 @@ from ...results import CheckResult
 from ...context import CheckContext
 from ...subjects import Dataset
 from ...judge import judge, line_chart
-from .._metrics import auc as weighted_auc
+from .._metrics import weighted_auc
 
 
 def _roc(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
