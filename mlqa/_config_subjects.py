@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import did_you_mean
+from ._model_process import Limits
+from .errors import MlqaError, did_you_mean
 from .yamldoc import LocatedYaml
 
-MODEL_KEYS = ("path", "python", "format", "trusted")
+MODEL_KEYS = ("path", "python", "format", "trusted", "isolation", "limits")
+ISOLATIONS = ("process", "in-process")
+LIMIT_KEYS = ("memory", "cpu_time", "open_files", "processes", "load_timeout")
 DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
 MODEL_FORMATS = ("skops", "joblib", "pickle")
 ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
@@ -30,6 +33,9 @@ class ModelRef:
     format: str | None = None
     trusted: tuple[str, ...] = ()
     line: int | None = None
+    #: "process" (a worker process of its own, the default) or "in-process" (trusted models)
+    isolation: str = "process"
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,47 @@ def parse_model_ref(doc: LocatedYaml, key: str, value: Any, base: Path) -> Model
                         hint=did_you_mean(str(fmt), MODEL_FORMATS) or f"use one of {MODEL_FORMATS}")
     trusted = tuple(doc.str_list(value.get("trusted", []), path + ("trusted",)))
     line = doc.line(*path)
+    isolation = value.get("isolation", "process")
+    if isolation not in ISOLATIONS:
+        raise doc.error(f"`isolation` must be one of {', '.join(ISOLATIONS)}, got {isolation!r}", *path,
+                        "isolation", hint="`process` (default) runs the model in a worker of its own; "
+                                          "`in-process` only for a model you trust")
+    extra = {"trusted": trusted, "line": line, "isolation": isolation,
+             "limits": _parse_limits(doc, value.get("limits"), path + ("limits",))}
     if "python" in value:
         ref = value["python"]
         if not isinstance(ref, str) or not re.match(r"^[\w.]+:[\w.]+$", ref):
             raise doc.error(f"`python` must look like 'package.module:factory', got {ref!r}", *path, "python")
-        return ModelRef(python=ref, format=fmt, trusted=trusted, line=line)
+        return ModelRef(python=ref, format=fmt, **extra)
     file = _file(doc, value["path"], path + ("path",), base, "model file")
-    return ModelRef(path=file, format=fmt, trusted=trusted, line=line)
+    return ModelRef(path=file, format=fmt, **extra)
+
+
+def _parse_limits(doc: LocatedYaml, value: Any, path: tuple) -> Limits:
+    """`limits:` of a model's worker: memory (`8GiB`), cpu_time (`1h`), open_files,
+    processes, load_timeout (`10m`)."""
+    if value is None:
+        return Limits()
+    from .units import parse_duration, parse_size
+    value = doc.mapping(value, path, "memory, cpu_time, open_files, processes, load_timeout")
+    doc.known_keys(value, LIMIT_KEYS, path)
+    got: dict[str, Any] = {}
+    parsers = {"memory": ("memory_bytes", lambda v: parse_size(str(v)), 64 << 20),
+               "cpu_time": ("cpu_s", lambda v: int(parse_duration(v)), 1),
+               "open_files": ("open_files", int, 16), "processes": ("processes", int, 1),
+               "load_timeout": ("load_timeout_s", parse_duration, 1)}
+    for key, raw in value.items():
+        field_name, parse, least = parsers[key]
+        try:
+            if isinstance(raw, bool):
+                raise MlqaError(f"{raw!r} is not a number")
+            parsed = parse(raw)
+        except (MlqaError, TypeError, ValueError) as exc:
+            raise doc.error(f"`limits.{key}`: {exc}", *path, key) from None
+        if not parsed >= least or parsed != parsed or parsed == float("inf"):
+            raise doc.error(f"`limits.{key}` must be at least {least}, got {raw!r}", *path, key)
+        got[field_name] = parsed
+    return Limits(**got)
 
 
 def parse_data(doc: LocatedYaml, key: str, value: Any, base: Path) -> DataConfig:

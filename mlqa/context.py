@@ -165,25 +165,43 @@ class CheckContext:
             return self._shared.cache.setdefault(key, value)
 
     def predictions(self, which: str = "model", split: str = "test") -> Predictions:
-        """Cached predictions of `which` (model | baseline) on `split` (train | test)."""
+        """Cached predictions of `which` (model | baseline) on `split` (train | test).
+
+        Computed once per key; a check computing one never holds the cache of the others
+        (a check killed at its deadline leaves nothing locked: the next asks afresh)."""
         key = (which, split)
         with self._shared.lock:
-            if key not in self._shared.cache:
-                model: Model | None = self.subject(which)
-                data: Dataset | None = self.subject(split)
-                if model is None or data is None:
-                    raise SubjectError(f"no {which if model is None else split} to predict with")
-                X = data.X
-                proba = model.predict_proba(X) if (self.task == "classification" and model.has_proba) else None
-                classes = model.classes
-                if proba is not None and classes is not None:
-                    import numpy as np
-                    pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
-                    pred = pred.astype(np.asarray(classes).dtype)
-                else:
-                    pred = model.predict(X)
-                self._shared.cache[key] = Predictions(pred=pred, proba=proba, classes=classes)
-            return self._shared.cache[key]
+            if key in self._shared.cache:
+                return self._shared.cache[key]
+            slot = self._shared.cache.setdefault(("computing", key), threading.Lock())
+        while not slot.acquire(timeout=0.05):
+            self.deadline.check()
+        try:
+            with self._shared.lock:
+                if key in self._shared.cache:
+                    return self._shared.cache[key]
+            value = self._predict(which, split)
+            with self._shared.lock:
+                self._shared.cache[key] = value
+            return value
+        finally:
+            slot.release()
+
+    def _predict(self, which: str, split: str) -> Predictions:
+        model: Model | None = self.subject(which)
+        data: Dataset | None = self.subject(split)
+        if model is None or data is None:
+            raise SubjectError(f"no {which if model is None else split} to predict with")
+        X = data.X
+        proba = model.predict_proba(X) if (self.task == "classification" and model.has_proba) else None
+        classes = model.classes
+        if proba is not None and classes is not None:
+            import numpy as np
+            pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+            pred = pred.astype(np.asarray(classes).dtype)
+        else:
+            pred = model.predict(X)
+        return Predictions(pred=pred, proba=proba, classes=classes)
 
     # ------------------------------------------------------------------ label semantics
     @property
@@ -242,19 +260,43 @@ def build_context(config: "Config") -> CheckContext:
                        subject_errors=errors, **subjects)
     ctx.task = config.data.task or _infer_task(ctx)
     ctx.positive_label = _positive_label(ctx, config.data, config.path)
+    _bind_contract(ctx)
     return ctx
 
 
 def _infer_task(ctx: CheckContext) -> str:
-    if ctx.model is not None and (ctx.model.has_proba or ctx.model.classes is not None):
-        return "classification"
+    """From the label column where there is one (many distinct floats: regression), else
+    from the model (probabilities or classes: classification). The data decides first, so
+    that a model still loading in its worker is not waited for."""
     for d in (ctx.train, ctx.test):
-        if d is not None and d.label is not None:
+        if d is not None and d.label is not None and d.label in d.frame.columns:
             y = d.y
             if y.dtype.kind in "fc" and y.nunique() > 20:
                 return "regression"
             return "classification"
+    try:
+        if ctx.model is not None and (ctx.model.has_proba or ctx.model.classes is not None):
+            return "classification"
+    except SubjectError:  # the model did not load: its checks say so
+        pass
     return "classification"
+
+
+def _bind_contract(ctx: CheckContext) -> None:
+    """Tell each model what the data says its answers must look like; the one-time
+    agreement check runs on up to SAMPLE_ROWS rows of the test data (else train)."""
+    from ._contract import SAMPLE_ROWS, Expectation
+    data = ctx.test if ctx.test is not None else ctx.train
+    if data is None:
+        return
+    frame = data.X
+    if len(frame) > SAMPLE_ROWS:
+        frame = frame.sample(SAMPLE_ROWS, random_state=ctx.seed)
+    labels = tuple(ctx.labels) if ctx.task == "classification" else ()
+    for name in ("model", "baseline"):
+        model = ctx.subject(name)
+        if isinstance(model, Model):
+            model.expect(Expectation(task=ctx.task, labels=labels, sample=frame))
 
 
 def _positive_label(ctx: CheckContext, data: "DataConfig", path: Path) -> Any:

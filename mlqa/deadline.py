@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Cancelled(Exception):
@@ -76,3 +78,24 @@ class Deadline:
         left = self.remaining()
         return f"Deadline({'no limit' if left == math.inf else f'{left:.1f}s left'}" \
                f"{', cancelled' if self.event.is_set() else ''})"
+
+
+_active = threading.local()
+
+
+def current() -> Deadline:
+    """The deadline of the check running on this thread (set by the session), else one
+    that never expires. Code deep below a check — a model worker call — waits on it."""
+    deadline = getattr(_active, "deadline", None)
+    return deadline if deadline is not None else Deadline.never()
+
+
+@contextmanager
+def active(deadline: Deadline) -> Iterator[Deadline]:
+    """Make `deadline` this thread's `current()` for the block."""
+    previous = getattr(_active, "deadline", None)
+    _active.deadline = deadline
+    try:
+        yield deadline
+    finally:
+        _active.deadline = previous

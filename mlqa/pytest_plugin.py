@@ -207,7 +207,9 @@ def _loaded(ctx, name: str):
     if subject is None:
         pytest.fail(f"mlqa_{name}: the config declares no loadable `{name}:` "
                     + ctx.subject_errors.get(name, ""), pytrace=False)
-    return subject.obj
+    if getattr(subject, "isolation", None) == "process":
+        return subject  # a model in its worker: the proxy has predict / predict_proba / classes_
+    return getattr(subject, "obj", subject)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ from typing import Any
 
 from .config import CheckInstance, Config, load_config
 from .context import CheckContext, build_context
-from .deadline import Cancelled, Deadline
-from .errors import MlqaError
+from .deadline import Cancelled, Deadline, active
+from .errors import MlqaError, SubjectError
 from .gate import ALL_STAGES, decide, gate_check
 from .registry import MAX_TIMEOUT_S, RESULT_ID, CheckSpec
 from .results import CheckResult, Decision, GatedCheck, error_result
@@ -84,7 +84,8 @@ def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key
 
     def target() -> None:
         try:
-            box["result"] = spec.func(ctx.for_check(deadline), **params)
+            with active(deadline):
+                box["result"] = spec.func(ctx.for_check(deadline), **params)
         except BaseException as exc:  # noqa: BLE001 - a check must never take the run down
             box["exc"] = exc
             box["tb"] = traceback.format_exc(limit=-6)
@@ -110,6 +111,8 @@ def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key
     elif timed_out:
         result = error_result(key, f"timed out after {limit:g}s; stopped and cleaned up "
                                    f"(set `timeout:` on the check to allow more)")
+    elif isinstance(box.get("exc"), SubjectError):  # the model died, broke its contract, did not load
+        result = error_result(key, str(box["exc"]))
     elif "exc" in box:
         exc = box["exc"]
         result = error_result(key, f"the check raised {type(exc).__name__}: {exc}",

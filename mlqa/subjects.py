@@ -8,6 +8,7 @@ the decision identifies it. Adding a subject (the chaos engine's `stack`) is one
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,15 @@ class Dataset:
 
 class Model:
     """Any object with `predict` (and `predict_proba` for probabilistic classifiers),
-    or a plain callable ``f(X) -> predictions``."""
+    or a plain callable ``f(X) -> predictions``, called in mlqa's own process.
+
+    Models declared in mlqa.yaml run out of process (`RemoteModel`) unless the config
+    says `isolation: in-process`. Either way every answer is checked against the
+    prediction contract (`mlqa._contract`): a breach raises `ContractError`, so the check
+    that asked is `error`, never a pass."""
+
+    #: where the model runs: "in-process" (this class) or "process" (`RemoteModel`)
+    isolation = "in-process"
 
     def __init__(self, obj: Any, *, name: str = "model", source: Path | None = None) -> None:
         if isinstance(obj, Model):
@@ -60,9 +69,16 @@ class Model:
             raise SubjectError(f"the {name} has no `predict` method and is not callable "
                                f"({type(obj).__name__}); wrap it in an object with predict(X)")
         self.obj = obj
+        self._setup(name, source)
+
+    def _setup(self, name: str, source: Path | None) -> None:
         self.name = name
         self.source = source
+        self._expect: Any = None
+        self._contract_done = True  # nothing to check until the data's expectation is bound
+        self._contract_lock = threading.Lock()
 
+    # ------------------------------------------------------------------ what the model offers
     @property
     def has_proba(self) -> bool:
         return hasattr(self.obj, "predict_proba")
@@ -72,25 +88,176 @@ class Model:
         classes = getattr(self.obj, "classes_", None)
         return None if classes is None else list(classes)
 
-    def predict(self, X: "pd.DataFrame") -> "np.ndarray":
+    @property
+    def classes_(self) -> Any:
+        """scikit-learn's name for `classes`, so a `Model` stands in for an estimator."""
+        import numpy as np
+        classes = self.classes
+        if classes is None:
+            raise AttributeError("classes_")
+        return np.asarray(classes)
+
+    def _raw_predict(self, X: Any) -> "np.ndarray":
         import numpy as np
         fn = self.obj.predict if hasattr(self.obj, "predict") else self.obj
         return np.asarray(fn(X))
 
-    def predict_proba(self, X: "pd.DataFrame") -> "np.ndarray":
+    def _raw_proba(self, X: Any) -> "np.ndarray":
         import numpy as np
+        return np.asarray(self.obj.predict_proba(X), dtype=float)
+
+    # ------------------------------------------------------------------ the contract
+    def expect(self, expectation: Any) -> None:
+        """Bind what the data says answers must look like (`mlqa._contract.Expectation`):
+        the one-time agreement check runs on its sample before the first prediction."""
+        self._expect = expectation
+        self._contract_done = expectation is None or expectation.sample is None
+
+    def _ensure_contract(self) -> None:
+        if self._contract_done:
+            return
+        with self._contract_lock:
+            if self._contract_done:
+                return
+            from ._contract import ContractError, agreement_breach
+            sample = self._expect.sample
+            pred = self._checked_predict(sample)
+            if self.has_proba and self._expect.task == "classification":
+                proba = self._checked_proba(sample)
+                breach = agreement_breach(pred, proba, self.classes)
+                if breach:
+                    raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
+            self._contract_done = True
+
+    def _checked_predict(self, X: Any) -> "np.ndarray":
+        from ._contract import ContractError, predict_breach
+        out = self._raw_predict(X)
+        breach = predict_breach(out, len(X), self._expect)
+        if breach:
+            raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
+        return out.ravel() if out.ndim == 2 else out
+
+    def _checked_proba(self, X: Any) -> "np.ndarray":
+        from ._contract import ContractError, proba_breach
+        import numpy as np
+        out = self._raw_proba(X)
+        if out.dtype.kind not in "biuf":
+            raise ContractError(f"the {self.name} breaks the prediction contract: predict_proba "
+                                f"returned {out.dtype} values")
+        out = out.astype(float, copy=False)
+        breach = proba_breach(out, len(X), self.classes, self._expect)
+        if breach:
+            raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
+        return np.asarray(out)
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, X: Any) -> "np.ndarray":
+        """Labels (or values) for the rows of X, checked against the contract."""
+        self._ensure_contract()
+        return self._checked_predict(X)
+
+    def predict_proba(self, X: Any) -> "np.ndarray":
+        """Class probabilities (columns in `classes` order), checked against the contract."""
         if not self.has_proba:
             raise SubjectError(f"the {self.name} has no predict_proba")
-        return np.asarray(self.obj.predict_proba(X), dtype=float)
+        self._ensure_contract()
+        return self._checked_proba(X)
+
+    def fit_clone(self, X: Any, y: Any) -> "Model":
+        """An unfitted copy of this model (scikit-learn's `clone`) fitted on X, y — what
+        shadow-model attacks train. Raises `SubjectError` when the model cannot be cloned."""
+        from sklearn.base import clone
+        try:
+            template = clone(self.obj)
+        except Exception as exc:  # noqa: BLE001
+            raise SubjectError(f"the {self.name} cannot be cloned by scikit-learn: {exc}") from None
+        return Model(template.fit(X, y), name=f"{self.name} (clone)")
+
+    def close(self) -> None:
+        """Release what the model holds (a worker process); nothing for in-process models."""
+
+
+class RemoteModel(Model):
+    """A model loaded and called in a worker process (`mlqa._model_process`): loading it
+    runs no code in mlqa's process, its answers travel as plain arrays, and a check's
+    deadline kills the worker. `obj` does not exist on this side."""
+
+    isolation = "process"
+
+    def __init__(self, process: Any, *, name: str = "model", source: Path | None = None,
+                 handle: int = 0) -> None:
+        self.process = process
+        self.handle = handle
+        self._clone_info: dict[str, Any] | None = None
+        self._setup(name, source)
+
+    @property
+    def obj(self) -> Any:
+        raise SubjectError(f"the {self.name} runs in a worker process (isolation: process); there is no "
+                           f"object in mlqa's process. Declare `isolation: in-process` for a trusted model "
+                           f"whose object a test needs")
+
+    def _info(self) -> dict[str, Any]:
+        return self._clone_info if self._clone_info is not None else self.process.info()
+
+    @property
+    def has_proba(self) -> bool:
+        return bool(self._info().get("has_proba"))
+
+    @property
+    def classes(self) -> list | None:
+        return self._info().get("classes")
+
+    def _raw_predict(self, X: Any) -> "np.ndarray":
+        info = self._info()
+        if not info.get("has_predict") and not info.get("callable"):
+            raise SubjectError(f"the {self.name} ({info.get('type')}) has no `predict` method and is not callable")
+        return self.process.call("predict", X=X, handle=self.handle)[1][0]
+
+    def _raw_proba(self, X: Any) -> "np.ndarray":
+        return self.process.call("predict_proba", X=X, handle=self.handle)[1][0]
+
+    def fit_clone(self, X: Any, y: Any) -> "Model":
+        header, arrays = self.process.call("clone_fit", X=X, y=y, handle=self.handle)
+        clone = RemoteModel(self.process, name=f"{self.name} (clone)", handle=int(header["handle"]))
+        clone._clone_info = {**header, "classes": arrays[0].tolist() if header.get("has_classes") and arrays
+                             else None}
+        return clone
+
+    def close(self) -> None:
+        """Kill the worker (the loaded model), or drop a fitted clone from it."""
+        if self.handle == 0:
+            self.process.close()
+            return
+        try:
+            self.process.call("drop", handle=self.handle)
+        except SubjectError:  # the worker is gone: so is the clone
+            pass
 
 
 def load_model(path: Path, format: str | None = None, trusted: tuple[str, ...] = (), *,
                name: str = "model") -> Model:
-    """A model file as a `Model`: skops through its type allowlist; pickle and joblib
-    scanned statically and loaded through an allowlisted unpickler (`UnsafeModelError`
-    when the file imports anything else)."""
+    """A model file loaded into this process as a `Model` (what `mlqa serve` serves): skops
+    through its type allowlist; pickle and joblib scanned statically and loaded through an
+    allowlisted unpickler (`UnsafeModelError` when the file imports anything else)."""
     from ._model_loading import load_model_file
     return Model(load_model_file(path, format, trusted), name=name, source=path)
+
+
+def start_model(ref: "ModelRef", base: Path, *, name: str = "model") -> Model:
+    """The model a `model:` / `baseline:` section declares: in a worker process that
+    starts loading now (the default), or in this process when the section says
+    `isolation: in-process`."""
+    if ref.isolation == "in-process":
+        if ref.python:
+            from ._model_loading import load_python_ref
+            return Model(load_python_ref(ref.python, base), name=name)
+        assert ref.path is not None
+        return load_model(ref.path, ref.format, ref.trusted, name=name)
+    from ._model_process import ModelProcess
+    spec = ({"kind": "python", "ref": ref.python, "base": str(base)} if ref.python else
+            {"kind": "file", "path": str(ref.path), "format": ref.format, "trusted": list(ref.trusted)})
+    return RemoteModel(ModelProcess(spec, ref.limits, name=name), name=name, source=ref.path)
 
 
 # ------------------------------------------------------------------ the table of subjects
@@ -122,11 +289,7 @@ def _build_model(config: "Config", name: str) -> Model | None:
     if ref is None:
         return None
     try:
-        if ref.python:
-            from ._model_loading import load_python_ref
-            return Model(load_python_ref(ref.python, config.dir), name=name)
-        assert ref.path is not None
-        return load_model(ref.path, ref.format, ref.trusted, name=name)
+        return start_model(ref, config.dir, name=name)
     except SubjectError as exc:
         raise SubjectError(f"{config.path.name}:{ref.line}: {exc}") from None
 
@@ -135,7 +298,8 @@ def _describe_model(config: "Config", name: str) -> dict[str, Any]:
     ref: ModelRef | None = config.section(name)
     if ref is None:
         return {}
-    return {name: _file_info(ref.path) if ref.path else {"python": ref.python}}
+    info: dict[str, Any] = _file_info(ref.path) if ref.path else {"python": ref.python}
+    return {name: {**info, "isolation": ref.isolation}}
 
 
 def _build_split(config: "Config", name: str) -> Dataset | None:

@@ -28,7 +28,9 @@ def parse_duration(text: str | float) -> float:
 
 
 def parse_size(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*(b|kb|mb|kib|mib)?\s*", text.lower())
+    """`512KB`, `1MB`, `8GiB` or a bare number of bytes."""
+    m = re.fullmatch(r"\s*(\d+)\s*(b|kb|mb|gb|kib|mib|gib)?\s*", str(text).lower())
     if not m:
-        raise MlqaError(f"size {text!r} is not like `1MB` or `512KB`")
-    return int(m.group(1)) * {"b": 1, None: 1, "kb": 1000, "mb": 1_000_000, "kib": 1024, "mib": 1 << 20}[m.group(2)]
+        raise MlqaError(f"size {text!r} is not like `1MB`, `512KB` or `8GiB`")
+    return int(m.group(1)) * {"b": 1, None: 1, "kb": 1000, "mb": 1_000_000, "gb": 1_000_000_000,
+                              "kib": 1024, "mib": 1 << 20, "gib": 1 << 30}[m.group(2)]

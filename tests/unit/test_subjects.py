@@ -98,7 +98,7 @@ def test_subject_info_identifies_what_was_tested(toy_project):
     cfg = toy_project("- acme.ok: {}")
     info = subjects.subject_info(mlqa.load_config(cfg))
     assert info["config"] == str(cfg) and len(info["config_sha256"]) == 64
-    assert info["model"] == {"python": "toy_model:factory"}
+    assert info["model"] == {"python": "toy_model:factory", "isolation": "process"}
     assert set(info["data_train"]) == {"path", "sha256"} and set(info["data_test"]) == {"path", "sha256"}
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
+from ...errors import SubjectError
 from ...subjects import Dataset
 from ...judge import judge, line_chart
 from .._metrics import weighted_auc
@@ -107,22 +108,22 @@ def membership_inference(ctx: CheckContext, *, samples: int = 2000, max_auc: flo
 
 def _shadow_attack(ctx: CheckContext, k: int, rng: np.random.Generator, target_features: np.ndarray):
     """Scores from a logistic attack learnt on shadow models' (loss, confidence) features."""
-    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from ...subjects import Model
-    try:
-        template = clone(ctx.model.obj)
-    except Exception as exc:  # noqa: BLE001
-        return f"shadow models need a scikit-learn-clonable model: {exc}"
     feats, labels = [], []
     for _ in range(k):
         idx = rng.permutation(len(ctx.test))
         half = len(idx) // 2
         d_in, d_out = _subset(ctx.test, idx[:half], "shadow-in"), _subset(ctx.test, idx[half:], "shadow-out")
-        shadow = Model(clone(template).fit(d_in.X, d_in.y), name="shadow")
-        for data, member in ((d_in, 1), (d_out, 0)):
-            loss, conf = _per_row_loss(ctx, shadow, data)
-            feats.append(np.c_[loss, conf])
-            labels.append(np.full(len(loss), member))
+        try:
+            shadow = ctx.model.fit_clone(d_in.X, d_in.y)
+        except SubjectError as exc:
+            return f"shadow models need a scikit-learn-clonable model: {exc}"
+        try:
+            for data, member in ((d_in, 1), (d_out, 0)):
+                loss, conf = _per_row_loss(ctx, shadow, data)
+                feats.append(np.c_[loss, conf])
+                labels.append(np.full(len(loss), member))
+        finally:
+            shadow.close()
     attack = LogisticRegression().fit(np.vstack(feats), np.concatenate(labels))
     return attack.predict_proba(target_features)[:, 1]

@@ -1,0 +1,362 @@
+"""The mlqa side of a model worker: start it, talk to it under a deadline, kill it.
+
+`ModelProcess` owns one worker (`python -m mlqa._model_worker`) in a process group of its
+own, with the resource limits of `Limits`. The worker starts loading as soon as the
+process is made, so models load while mlqa reads the data. Every call waits in short
+slices and watches the calling check's deadline (`mlqa.deadline.current()`): when it
+passes, the worker's whole process group (and anything it forked) is killed at once, the
+call raises `Cancelled`, and the next call starts a fresh worker — a model that holds the
+GIL, loops forever or sleeps costs at most its check's timeout. A worker that exits, is
+killed, or replies outside the wire format raises `WorkerError`; the checks that needed
+it are `error`. mlqa never unpickles anything a worker sends (`mlqa._worker_wire`).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from .deadline import Cancelled, Deadline, current
+from .errors import SubjectError
+from ._worker_wire import MAX_REPLY_BYTES, WireError, parse_reply, request_frame
+
+_POLL_S = 0.05
+#: how many times a worker that died in a call is restarted before its model is given up
+MAX_RESTARTS = 5
+
+
+class WorkerError(SubjectError):
+    """The model worker died, was killed, or broke the wire format; or the model failed to load."""
+
+
+class ModelCallError(SubjectError):
+    """The model raised in its worker (the message carries its exception and where)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a model worker may use. Defaults: 8 GiB of address space (a model that grows
+    past it gets MemoryError; numpy/BLAS reserve about 2 GiB of it at import), an hour of
+    CPU time over the worker's life (each check's own deadline is the tighter bound),
+    1024 open files, 256 more processes/threads than the user runs (bounds a fork bomb),
+    no core dumps, and 600 s to load."""
+
+    memory_bytes: int = 8 << 30
+    cpu_s: int = 3600
+    open_files: int = 1024
+    processes: int = 256
+    load_timeout_s: float = 600.0
+
+    def for_worker(self) -> dict[str, Any]:
+        return {"memory_bytes": self.memory_bytes, "cpu_s": self.cpu_s,
+                "open_files": self.open_files, "processes": self.processes}
+
+
+_LIVE: "weakref.WeakSet[ModelProcess]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_all() -> None:  # pragma: no cover - at interpreter exit
+    for proc in list(_LIVE):
+        proc.close()
+
+
+class ModelProcess:
+    """One model loaded in a worker process. `spec` says what to load: ``{"kind": "file",
+    "path", "format", "trusted"}`` or ``{"kind": "python", "ref", "base"}``."""
+
+    def __init__(self, spec: dict[str, Any], limits: Limits = Limits(), *, name: str = "model") -> None:
+        self.spec = spec
+        self.limits = limits
+        self.name = name
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self._out: int | None = None
+        self._stderr: Any = None
+        self._info: dict[str, Any] | None = None
+        self._load_error: str | None = None
+        self._died: str | None = None
+        _LIVE.add(self)
+        self._spawn()
+
+    # ------------------------------------------------------------------ life
+    def _spawn(self) -> None:
+        """Fork the worker from this process when it runs a single thread (the libraries
+        mlqa already imported are shared, so a worker starts in milliseconds), else start
+        a fresh interpreter (``python -m mlqa._model_worker``)."""
+        self._stderr = tempfile.TemporaryFile()
+        self._info = None
+        self._pending = request_frame({"limits": self.limits.for_worker(), "spec": self.spec})
+        if FORK and hasattr(os, "fork") and threading.active_count() == 1:
+            self._child = _fork_worker(self._stderr.fileno())
+        else:
+            self._child = _exec_worker(self._stderr)
+        self._out = self._child.reply_fd
+        os.set_blocking(self._child.request_fd, False)
+        try:  # the load request now (it fits the pipe), so the model loads while mlqa goes on
+            self._pending = self._pending[os.write(self._child.request_fd, self._pending):]
+        except (BlockingIOError, BrokenPipeError):
+            pass
+
+    def close(self) -> None:
+        """Kill the worker and everything it started."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        child.kill()
+        for fd in (child.request_fd, child.reply_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._out = None
+        child.wait(5)
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    # ------------------------------------------------------------------ calls
+    def info(self, deadline: Deadline | None = None) -> dict[str, Any]:
+        """What the loaded model offers (has_predict, has_proba, type, classes); waits for
+        the load. Raises `WorkerError` when the model could not be loaded."""
+        with self._locked(deadline):
+            self._ensure_loaded(deadline)
+            assert self._info is not None
+            return self._info
+
+    def call(self, op: str, deadline: Deadline | None = None, **payload: Any) -> tuple[dict[str, Any], list]:
+        """Send one request, return the reply's header and arrays."""
+        deadline = deadline or current()
+        with self._locked(deadline):
+            self._ensure_loaded(deadline)
+            self._pending = request_frame({"op": op, **payload})
+            header, arrays = self._exchange(deadline, what=op)
+            if not header.get("ok"):
+                raise ModelCallError(f"the {self.name}'s {header.get('where', op)} raised "
+                                     f"{header.get('error', 'an error')} (in its worker process)")
+            return header, arrays
+
+    def _locked(self, deadline: Deadline | None):
+        proc = self
+
+        class _Hold:
+            def __enter__(self_inner) -> None:
+                dl = deadline or current()
+                while not proc._lock.acquire(timeout=_POLL_S):
+                    dl.check()
+
+            def __exit__(self_inner, *exc: Any) -> None:
+                proc._lock.release()
+        return _Hold()
+
+    def _ensure_loaded(self, deadline: Deadline | None) -> None:
+        if self._load_error is not None:
+            raise WorkerError(self._load_error)
+        if self._child is None:
+            if self.restarts >= MAX_RESTARTS:
+                raise WorkerError(f"the {self.name}'s worker died {self.restarts} times ({self._died}); "
+                                  f"not restarted again")
+            self.restarts += 1
+            self._spawn()
+        if self._info is not None:
+            return
+        load = Deadline(self.limits.load_timeout_s)
+        outer = deadline or current()
+        try:
+            header, arrays = self._exchange(_Either(load, outer), what="load")
+        except WorkerError as exc:
+            self._load_error = f"the {self.name} could not be loaded: {exc}"
+            raise WorkerError(self._load_error) from None
+        except Cancelled:
+            if load.cancelled and not outer.cancelled:
+                self._load_error = (f"the {self.name} did not load within "
+                                    f"{self.limits.load_timeout_s:g}s; its worker was killed")
+                raise WorkerError(self._load_error) from None
+            raise
+        if not header.get("ok"):
+            self._load_error = (f"the {self.name} could not be loaded: {header.get('error')}")
+            self.close()
+            raise WorkerError(self._load_error)
+        classes = arrays[0].tolist() if header.get("has_classes") and arrays else None
+        self._info = {**header, "classes": classes}
+
+    def _exchange(self, deadline: "Deadline | _Either", what: str) -> tuple[dict[str, Any], list]:
+        """Write the pending request, read one reply; kill the worker on any failure."""
+        try:
+            self._send(deadline)
+            (size,) = struct.unpack(">Q", self._read(8, deadline))
+            if size > MAX_REPLY_BYTES:
+                raise WireError(f"a reply of {size} bytes (the most mlqa reads is {MAX_REPLY_BYTES})")
+            return parse_reply(self._read(size, deadline))
+        except Cancelled:
+            self.close()
+            raise
+        except WireError as exc:
+            self.close()
+            raise WorkerError(f"the {self.name}'s worker broke the wire format during {what}: {exc}; "
+                              f"killed") from None
+        except (BrokenPipeError, EOFError, OSError):
+            reason = self._death_reason()
+            self._died = reason
+            self.close()
+            raise WorkerError(f"the {self.name}'s worker {reason} during {what}") from None
+
+    def _send(self, deadline: "Deadline | _Either") -> None:
+        assert self._child is not None
+        fd = self._child.request_fd
+        view = memoryview(self._pending)
+        while view:
+            deadline.check()
+            _, ready, _ = select.select([], [fd], [], _POLL_S)
+            if ready:
+                try:
+                    view = view[os.write(fd, view[:1 << 20]):]
+                except BlockingIOError:
+                    continue
+        self._pending = b""
+
+    def _read(self, n: int, deadline: "Deadline | _Either") -> bytes:
+        assert self._out is not None
+        chunks, got = [], 0
+        while got < n:
+            deadline.check()
+            ready, _, _ = select.select([self._out], [], [], _POLL_S)
+            if not ready:
+                continue
+            chunk = os.read(self._out, min(n - got, 1 << 22))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def _death_reason(self) -> str:
+        code = self._child.wait(2) if self._child is not None else None
+        if code is None:
+            why = "stopped answering"
+        elif code < 0:
+            try:
+                sig = signal.Signals(-code).name
+            except ValueError:
+                sig = str(-code)
+            hint = {"SIGKILL": " (killed: out of memory, or its CPU-time limit)",
+                    "SIGXCPU": " (its CPU-time limit)", "SIGSEGV": " (a crash in native code)"}.get(sig, "")
+            why = f"was killed by {sig}{hint}"
+        else:
+            why = f"exited with code {code}"
+        tail = self._stderr_tail()
+        return why + (f"; its stderr ends: {tail}" if tail else "")
+
+    def _stderr_tail(self, limit: int = 600) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+
+class _Either:
+    """Two deadlines as one: cancelled when either is."""
+
+    def __init__(self, a: Deadline, b: Deadline) -> None:
+        self.a, self.b = a, b
+
+    def check(self) -> None:
+        self.a.check()
+        self.b.check()
+
+
+#: fork workers from mlqa's process where it is single-threaded (tests turn it off to
+#: exercise the fresh-interpreter path)
+FORK = True
+
+
+class _Child:
+    """A worker process: its pid, the pipe mlqa writes requests to, the one it reads."""
+
+    def __init__(self, pid: int, request_fd: int, reply_fd: int, popen: subprocess.Popen | None = None) -> None:
+        self.pid, self.request_fd, self.reply_fd, self.popen = pid, request_fd, reply_fd, popen
+        self.code: int | None = None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status (negative: the signal), None while it still runs after `timeout`."""
+        if self.code is not None:
+            return self.code
+        if self.popen is not None:
+            try:
+                self.code = self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            return self.code
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.code = -9
+                return self.code
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+                return self.code
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's session and every descendant that left it."""
+        from .procs import descendants
+        try:
+            pids = descendants([self.pid])
+        except OSError:  # no /proc (macOS): the group is what we can reach
+            pids = {self.pid}
+        for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                       *[(lambda p=p: os.kill(p, signal.SIGKILL)) for p in pids]):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _fork_worker(stderr_fd: int) -> _Child:
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns (coverage cannot see it)
+        from ._model_worker import forked_child
+        forked_child(request_r, reply_w, stderr_fd)
+    os.close(request_r)
+    os.close(reply_w)
+    return _Child(pid, request_w, reply_r)
+
+
+def _exec_worker(stderr: Any) -> _Child:
+    reply_r, reply_w = os.pipe()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        popen = subprocess.Popen([sys.executable, "-m", "mlqa._model_worker", str(reply_w)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
+                                 pass_fds=(reply_w,), start_new_session=True, env=env)
+    except OSError as exc:
+        os.close(reply_r)
+        os.close(reply_w)
+        raise WorkerError(f"cannot start a model worker: {exc}") from None
+    os.close(reply_w)
+    assert popen.stdin is not None
+    request_w = os.dup(popen.stdin.fileno())
+    popen.stdin.close()
+    return _Child(popen.pid, request_w, reply_r, popen)
