@@ -53,6 +53,7 @@ bench: $(STAMP) deepchecks-env
 	$(BIN)/python bench/gate_vs_deepchecks.py
 	$(BIN)/python bench/load_vs_locust.py
 	$(BIN)/python bench/stack_resilience.py
+	$(BIN)/python bench/model_isolation.py
 
 clean:
 	rm -rf $(VENV) $(DC_VENV) mlqa-out

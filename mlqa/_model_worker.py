@@ -115,11 +115,9 @@ def _describe(obj: Any) -> tuple[dict[str, Any], list]:
 def _serve(obj: Any, request: dict[str, Any], models: dict[int, Any]) -> tuple[dict[str, Any], list]:
     op = request.get("op")
     model = models[request.get("handle", 0)]
-    if op == "predict":
-        fn = model.predict if hasattr(model, "predict") else model
-        return {}, [fn(request["X"])]
-    if op == "predict_proba":
-        return {}, [model.predict_proba(request["X"])]
+    if op in ("predict", "predict_proba"):
+        fn = model.predict_proba if op == "predict_proba" else model.predict if hasattr(model, "predict") else model
+        return _timed(fn, request["X"], bool(request.get("trace_memory")))
     if op == "clone_fit":
         from sklearn.base import clone
         fitted = clone(model).fit(request["X"], request["y"])
@@ -132,6 +130,23 @@ def _serve(obj: Any, request: dict[str, Any], models: dict[int, Any]) -> tuple[d
             models.pop(request["handle"], None)
         return {}, []
     raise ValueError(f"unknown request {op!r}")
+
+
+def _timed(fn: Any, X: Any, trace_memory: bool) -> tuple[dict[str, Any], list]:
+    """The answer, with the seconds the model took here (and its peak allocation)."""
+    import tracemalloc
+    if trace_memory:
+        tracemalloc.start()
+    try:
+        t = time.perf_counter()
+        out = fn(X)
+        header: dict[str, Any] = {"elapsed_s": time.perf_counter() - t}
+        if trace_memory:
+            header["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+    finally:
+        if trace_memory:
+            tracemalloc.stop()
+    return header, [out]
 
 
 def _reply(fd: int, header: dict[str, Any], arrays: list) -> None:

@@ -130,25 +130,51 @@ class Model:
             self._contract_done = True
 
     def _checked_predict(self, X: Any) -> "np.ndarray":
-        from ._contract import ContractError, predict_breach
-        out = self._raw_predict(X)
-        breach = predict_breach(out, len(X), self._expect)
-        if breach:
-            raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
-        return out.ravel() if out.ndim == 2 else out
+        return self._check("predict", self._raw_predict(X), len(X))
 
     def _checked_proba(self, X: Any) -> "np.ndarray":
-        from ._contract import ContractError, proba_breach
-        import numpy as np
-        out = self._raw_proba(X)
-        if out.dtype.kind not in "biuf":
-            raise ContractError(f"the {self.name} breaks the prediction contract: predict_proba "
-                                f"returned {out.dtype} values")
-        out = out.astype(float, copy=False)
-        breach = proba_breach(out, len(X), self.classes, self._expect)
+        return self._check("predict_proba", self._raw_proba(X), len(X))
+
+    def _check(self, method: str, out: "np.ndarray", n: int) -> "np.ndarray":
+        """`out` of `method` for n rows, or `ContractError` with what breaks the contract."""
+        from ._contract import ContractError, predict_breach, proba_breach
+        if method == "predict":
+            breach = predict_breach(out, n, self._expect)
+            out = out.ravel() if not breach and out.ndim == 2 else out
+        elif out.dtype.kind not in "biuf":
+            breach = f"predict_proba returned {out.dtype} values"
+        else:
+            out = out.astype(float, copy=False)
+            breach = proba_breach(out, n, self.classes, self._expect)
         if breach:
             raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
-        return np.asarray(out)
+        return out
+
+    def timed(self, method: str, X: Any, *, trace_memory: bool = False) -> "tuple[np.ndarray, float, int | None]":
+        """Call `predict` or `predict_proba` and measure it where the model runs: the
+        answer, the seconds the model took (a worker's pipe not counted) and, with
+        `trace_memory`, the peak bytes Python allocated during the call."""
+        if method not in ("predict", "predict_proba"):
+            raise ValueError(f"timed() calls predict or predict_proba, not {method!r}")
+        self._ensure_contract()
+        out, seconds, peak = self._raw_timed(method, X, trace_memory)
+        return self._check(method, out, len(X)), seconds, peak
+
+    def _raw_timed(self, method: str, X: Any, trace_memory: bool) -> "tuple[np.ndarray, float, int | None]":
+        import time
+        import tracemalloc
+        raw = self._raw_predict if method == "predict" else self._raw_proba
+        if trace_memory:
+            tracemalloc.start()
+        try:
+            t = time.perf_counter()
+            out = raw(X)
+            seconds = time.perf_counter() - t
+            peak = tracemalloc.get_traced_memory()[1] if trace_memory else None
+        finally:
+            if trace_memory:
+                tracemalloc.stop()
+        return out, seconds, peak
 
     # ------------------------------------------------------------------ predictions
     def predict(self, X: Any) -> "np.ndarray":
@@ -216,6 +242,11 @@ class RemoteModel(Model):
 
     def _raw_proba(self, X: Any) -> "np.ndarray":
         return self.process.call("predict_proba", X=X, handle=self.handle)[1][0]
+
+    def _raw_timed(self, method: str, X: Any, trace_memory: bool) -> "tuple[np.ndarray, float, int | None]":
+        header, arrays = self.process.call(method, X=X, handle=self.handle, trace_memory=trace_memory)
+        peak = header.get("peak_bytes")
+        return arrays[0], float(header.get("elapsed_s", 0.0)), int(peak) if peak is not None else None
 
     def fit_clone(self, X: Any, y: Any) -> "Model":
         header, arrays = self.process.call("clone_fit", X=X, y=y, handle=self.handle)

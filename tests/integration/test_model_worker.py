@@ -187,3 +187,11 @@ def test_a_killed_worker_is_reported_with_its_signal(start):
     with pytest.raises(WorkerError, match="SIGKILL"):
         model.predict(X)
     assert model.predict(X).tolist() == Y.tolist()
+
+
+def test_timing_is_measured_where_the_model_runs(start):
+    model = start("good")
+    out, seconds, peak = model.timed("predict_proba", X, trace_memory=True)
+    assert out.shape == (50, 2) and 0 < seconds < 60 and peak > 0
+    with pytest.raises(ContractError):
+        start("proba_nan_rows", expect=False).timed("predict_proba", X)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import tracemalloc
 
 import numpy as np
 
@@ -16,7 +15,8 @@ from ...judge import bar_chart, judge
 def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repeats: int = 50,  # noqa: B006
               max_seconds: float = 10.0, max_p95_ms: float | None = None,
               min_rows_per_s: float | None = None) -> CheckResult:
-    """Latency percentiles of `predict` (or `predict_proba`) in this process, per batch size,
+    """Latency percentiles of `predict` (or `predict_proba`) where the model runs (its worker
+    process: the pipe to mlqa is not counted), per batch size,
     with rows per second; the model file's size and the peak memory allocated while
     predicting the largest batch. Rows are drawn from the test data with the run's seed.
     Nothing is judged by default: set `max_p95_ms` (single-row p95, what an online caller
@@ -30,20 +30,18 @@ def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repea
     min_rows_per_s: lowest allowed throughput at the largest batch, rows per second
     """
     model = ctx.model
-    fn = model.predict_proba if model.has_proba else model.predict
+    method = "predict_proba" if model.has_proba else "predict"
     X = ctx.test.X
     rng = np.random.default_rng(ctx.seed)
     rows = []
     for size in batch_sizes:
         batch = X.iloc[rng.integers(0, len(X), size)]
-        fn(batch)  # warm-up
+        model.timed(method, batch)  # warm-up
         times = []
         budget = time.perf_counter() + max_seconds
         for _ in range(repeats):
             ctx.deadline.check()
-            t = time.perf_counter()
-            fn(batch)
-            times.append((time.perf_counter() - t) * 1000)
+            times.append(model.timed(method, batch)[1] * 1000)
             if time.perf_counter() > budget:
                 break
         arr = np.asarray(times)
@@ -51,12 +49,7 @@ def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repea
                      "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99)),
                      "mean_ms": float(arr.mean()), "rows_per_s": float(size / (arr.mean() / 1000))})
     largest = X.iloc[rng.integers(0, len(X), max(batch_sizes))]
-    tracemalloc.start()
-    try:
-        fn(largest)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = model.timed(method, largest, trace_memory=True)[2] or 0
     size_bytes = model.source.stat().st_size if model.source is not None and model.source.exists() else None
     single = next((r for r in rows if r["batch_size"] == 1), rows[0])
     big = max(rows, key=lambda r: r["batch_size"])
