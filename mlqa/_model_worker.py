@@ -209,12 +209,28 @@ def serve(out: int) -> int:
                 os._exit(71)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when the thread that forked it ends — mlqa forks only
+    from its single (main) thread, so that is when mlqa itself ends, even by SIGKILL, and
+    even while the model holds the GIL (where the watcher thread cannot run)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no prctl here
+        pass
+
+
 def forked_child(request_fd: int, reply_fd: int, stderr_fd: int) -> None:
     """The body of a worker forked from mlqa: a session of its own, only its pipes open,
     default signal handlers; never returns into mlqa's code (always `os._exit`)."""
     code = 70
     try:
         os.setsid()
+        _die_with_parent()
         os.dup2(request_fd, 0)
         os.dup2(stderr_fd, 2)
         os.dup2(reply_fd, 3)

@@ -195,3 +195,44 @@ def test_timing_is_measured_where_the_model_runs(start):
     assert out.shape == (50, 2) and 0 < seconds < 60 and peak > 0
     with pytest.raises(ContractError):
         start("proba_nan_rows", expect=False).timed("predict_proba", X)
+
+
+def test_a_worker_does_not_outlive_mlqa_killed_with_sigkill(tmp_path):
+    """mlqa dies by SIGKILL while the model holds the GIL (its watcher thread cannot run):
+    the worker goes too."""
+    import subprocess
+    import sys
+    import time
+    marker = tmp_path / "busy"
+    (tmp_path / "gil_model.py").write_text(
+        "import pathlib, re\n"
+        "class M:\n"
+        "    def predict(self, X):\n"
+        f"        pathlib.Path({str(marker)!r}).touch()\n"
+        "        re.match(r'(a+)+$', 'a' * 64 + 'b')\n")
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "from mlqa._model_process import ModelProcess\n"
+        f"p = ModelProcess({{'kind': 'python', 'ref': 'gil_model:M', 'base': {str(tmp_path)!r}}})\n"
+        "p.info()\n"
+        "print(p.pid, flush=True)\n"
+        "p.call('predict', X=[[1]])\n")
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(driver.stdout.readline())
+        for _ in range(600):  # bounded wait until the model is inside its GIL-holding call
+            if marker.exists():
+                break
+            time.sleep(0.05)
+        assert marker.exists() and pid_alive(worker)
+    finally:
+        driver.kill()
+        driver.wait()
+    for _ in range(200):  # the kernel sends the parent-death signal at once
+        if not pid_alive(worker):
+            break
+        time.sleep(0.05)
+    alive = pid_alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive
