@@ -29,7 +29,7 @@ def _axes(y_lo: float, y_hi: float, y_label: str) -> list[str]:
         out.append(f'<text x="{PAD_L - 4}" y="{ys(v) + 3:.1f}" text-anchor="end" class="tick">{v:.3g}</text>')
     if y_label:
         out.append(f'<text x="12" y="{PAD_T + (H - PAD_B - PAD_T) / 2:.0f}" class="tick" '
-                   f'transform="rotate(-90 12 {PAD_T + (H - PAD_B - PAD_T) / 2:.0f})" text-anchor="middle">{escape(y_label)}</text>')
+                   f'transform="rotate(-90 12 {PAD_T + (H - PAD_B - PAD_T) / 2:.0f})" text-anchor="middle">{escape(str(y_label))}</text>')
     return out
 
 
@@ -82,7 +82,7 @@ def line(spec: dict[str, Any]) -> str:
         v = xlo + (xhi - xlo) * i / 4
         parts.append(f'<text x="{sx(v):.1f}" y="{H - PAD_B + 14}" text-anchor="middle" class="tick">{v:.3g}</text>')
     if spec.get("x_label"):
-        parts.append(f'<text x="{(W + PAD_L) / 2:.0f}" y="{H - PAD_B + 32}" text-anchor="middle" class="tick">{escape(spec["x_label"])}</text>')
+        parts.append(f'<text x="{(W + PAD_L) / 2:.0f}" y="{H - PAD_B + 32}" text-anchor="middle" class="tick">{escape(str(spec["x_label"]))}</text>')
     return _frame(spec, parts)
 
 

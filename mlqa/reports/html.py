@@ -1,4 +1,7 @@
-"""report.html: one self-contained file (inline CSS and SVG, no scripts, no network)."""
+"""report.html: one self-contained file (inline CSS and SVG, no scripts, no network).
+
+Every string is escaped by the template engine (autoescape) or by the SVG writer; the
+only markup inserted as is are the SVG charts `_svg` draws from escaped labels."""
 from __future__ import annotations
 
 import json
@@ -6,6 +9,7 @@ from typing import Any
 
 from ._rows import gate_label, key_metric, status_counts, verdict_line
 from ._svg import render_chart
+from ._text import clean_tree
 
 
 def _tables(evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,6 +36,7 @@ def render_html(doc: dict[str, Any]) -> str:
     env = Environment(loader=FileSystemLoader(str(asset_dir("reports") / "templates")),
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["cell"] = _cell
+    doc = clean_tree(doc)
     rows = []
     for row in doc.get("checks", []):
         evidence = dict(row.get("evidence") or {})

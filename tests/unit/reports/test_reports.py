@@ -69,7 +69,7 @@ def test_junit_has_one_case_per_check(decision_doc):
 def test_markdown_fits_a_pr_comment(decision_doc):
     md = render(decision_doc, "md")
     assert md.startswith("## ⛔ mlqa: BLOCK (stage production)")
-    assert "**Why it blocks:**" in md and "| `data.drift` | ✅ passed | max_psi = 0.01 | <= 0.2 |" in md
+    assert "**Why it blocks:**" in md and "| `data.drift` | ✅ passed | max_psi = 0.01 | &lt;= 0.2 |" in md
     assert len(md) < 65_000
 
 

@@ -110,3 +110,18 @@ def test_text_the_model_produces_is_scanned(make_ctx, adult_test):
     assert r.status == "failed" and rows[0]["kind"] == "email" and rows[0]["rows"] == 10
     assert "carol" not in json.dumps(r.to_dict())
     assert P.pii(make_ctx(None, frame, model=Echo()), allow_columns=["model output"]).status == "passed"
+
+
+def test_card_numbers_stored_as_integers_are_found(make_ctx, adult_test):
+    frame = adult_test.head(100).copy()
+    frame["card_on_file"] = [4111111111111111, 5500000000000004, 4012888888881881, 378282246310005] * 25
+    r = P.pii(make_ctx(None, frame))
+    kinds = {(f["column"], f["kind"]): f for f in r.evidence["findings"]}
+    assert r.status == "failed" and kinds[("card_on_file", "card")]["rows"] == 100
+    assert "4111111111111111" not in json.dumps(r.to_dict())
+
+
+def test_the_check_and_the_redaction_pass_share_one_set_of_detectors():
+    from mlqa import pii
+    from mlqa.suites.privacy import _pii
+    assert _pii.luhn_ok is pii.luhn_ok and _pii.iban_ok is pii.iban_ok and _pii.redact is pii.mask
