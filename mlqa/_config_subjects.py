@@ -18,7 +18,7 @@ from .yamldoc import LocatedYaml
 MODEL_KEYS = ("path", "python", "format", "trusted", "isolation", "limits")
 ISOLATIONS = ("process", "in-process")
 LIMIT_KEYS = ("memory", "cpu_time", "open_files", "processes", "load_timeout")
-DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task")
+DATA_KEYS = ("train", "test", "label", "positive_label", "sensitive", "features", "task", "personal")
 MODEL_FORMATS = ("skops", "joblib", "pickle")
 ENDPOINT_KEYS = ("url", "protocol", "model", "auth", "timeout", "replicas")
 AUTH_KEYS = ("header", "token_env", "scheme")
@@ -49,6 +49,8 @@ class DataConfig:
     sensitive: tuple[str, ...] = ()
     features: tuple[str, ...] | None = None
     task: str | None = None
+    #: columns holding personal data: their values are redacted from every report
+    personal: tuple[str, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 
 
@@ -142,7 +144,8 @@ def parse_data(doc: LocatedYaml, key: str, value: Any, base: Path) -> DataConfig
     return DataConfig(train=files.get("train"), test=files.get("test"), label=label,
                       positive_label=value.get("positive_label"),
                       sensitive=tuple(doc.str_list(value.get("sensitive", []), (key, "sensitive"))),
-                      features=feats, task=task, lines=lines)
+                      features=feats, task=task, lines=lines,
+                      personal=tuple(doc.str_list(value.get("personal", []), (key, "personal"))))
 
 
 def parse_endpoint(doc: LocatedYaml, key: str, value: Any, base: Path) -> dict[str, Any] | None:

@@ -129,7 +129,7 @@ def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, raw: byt
     columns = _data_columns(doc, sections.get("data"))
     identity = hashlib.sha256(raw or b"")
     checks = _with_presets(doc, root, registry, columns, base, identity)
-    gates = parse_gates(doc, root.get("gates", {}))
+    gates = parse_gates(doc, root.get("gates", {}), checks=[c.key for c in checks])
     return Config(path=Path(doc.file), version=1, plugins=plugins, seed=seed, checks=checks, gates=gates,
                   registry=registry, sections=sections, deepchecks=_deepchecks(doc, root.get("deepchecks"), base),
                   sha256=identity.hexdigest() if raw is not None else "")

@@ -261,6 +261,8 @@ def build_context(config: "Config") -> CheckContext:
     ctx.task = config.data.task or _infer_task(ctx)
     ctx.positive_label = _positive_label(ctx, config.data, config.path)
     _bind_contract(ctx)
+    from ._data_sanity import check_data
+    check_data(ctx, config)  # empty, one-class or train-as-test data: a ConfigError (exit 2)
     return ctx
 
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-import fnmatch
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from ._config_gates import Stage, Waiver
+from ._config_gates import Stage, Waiver, any_glob_matches
 from ._version import __version__
 from .results import CheckResult, Decision, GatedCheck
 
@@ -15,8 +15,7 @@ ALL_STAGES = Stage(name="default", blocking=("*",))
 
 
 def _matches(key: str, patterns: Iterable[str]) -> bool:
-    base = key.split("[")[0]
-    return any(fnmatch.fnmatchcase(key, p) or fnmatch.fnmatchcase(base, p) for p in patterns)
+    return any_glob_matches(key, patterns)
 
 
 def classify(stage: Stage, key: str) -> tuple[bool, str]:
@@ -64,9 +63,12 @@ def decide(stage: Stage, results: Sequence[CheckResult], *, expected: Iterable[s
            today: _dt.date | None = None, subject: dict[str, Any] | None = None,
            started_at: str = "", duration_s: float = 0.0) -> Decision:
     """The stage's verdict. Promote only when every blocking check passed (or was skipped
-    on purpose, or is validly waived) and every `expected` check produced a result."""
+    on purpose, or is validly waived) and every `expected` check produced a result by
+    running: a result recorded elsewhere (`recorded_by` set) never stands in for one, even
+    under its id — it is gated as a result of its own, and its row says so."""
     today = today or _dt.date.today()
-    gated = tuple(gate_check(stage, r, today) for r in results)
+    expected = list(expected)
+    gated = tuple(_attributed(gate_check(stage, r, today), expected) for r in results)
     reasons: list[str] = []
     notes: list[str] = []
     for g in gated:
@@ -82,7 +84,7 @@ def decide(stage: Stage, results: Sequence[CheckResult], *, expected: Iterable[s
                          f"{g.waiver['owner']}: {g.waiver['reason']}")
         elif r.status in ("failed", "error"):
             notes.append(f"{r.id} {r.status} (advisory): {r.message}")
-    ran = {r.id for r in results}
+    ran = {r.id for r in results if r.recorded_by is None}
     missing = [k for k in expected if k not in ran]
     for key in missing:
         if classify(stage, key)[0]:
@@ -96,6 +98,16 @@ def decide(stage: Stage, results: Sequence[CheckResult], *, expected: Iterable[s
                     reasons=tuple(reasons), checks=gated, subject=subject or {},
                     mlqa_version=__version__, started_at=started_at, duration_s=duration_s,
                     notes=tuple(notes))
+
+
+def _attributed(g: GatedCheck, expected: list[str]) -> GatedCheck:
+    """A recorded result under the id of an expected (configured) check, noted as such."""
+    r = g.result
+    if r.recorded_by is None or r.id not in expected:
+        return g
+    note = (f"recorded by {r.recorded_by}, not run: a configured check's evidence comes only from "
+            f"running it")
+    return replace(g, note=f"{g.note}; {note}" if g.note else note)
 
 
 def default_decision(results: Sequence[CheckResult]) -> Decision:

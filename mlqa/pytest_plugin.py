@@ -234,8 +234,15 @@ def mlqa_data(mlqa_context):
 
 @pytest.fixture
 def mlqa_record(request: pytest.FixtureRequest):
-    """`mlqa_record(result)`: add a hand-written `CheckResult` to the gate."""
-    return request.config.stash[_WIRING].session.record
+    """`mlqa_record(result)`: add a hand-written `CheckResult` to the gate, attributed to
+    this test (its `recorded_by` is the test's node id). It is gated as a result of its
+    own and never stands in for a configured check, even under the same id."""
+    record = request.config.stash[_WIRING].session.record
+    nodeid = request.node.nodeid
+
+    def mlqa_record(result: Any) -> Any:
+        return record(result, recorded_by=nodeid)
+    return mlqa_record
 
 
 @pytest.fixture(scope="session")

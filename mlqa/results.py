@@ -34,7 +34,10 @@ class CheckResult:
     threshold names the key metric shown in gate tables. `evidence` is small JSON
     (counterexamples, per-group tables, top findings; charts under ``evidence["charts"]``).
     `seed` and `config_sha256` say which run produced it: the session stamps both on every
-    result it runs or records (a check never sets them by hand).
+    result it runs or records (a check never sets them by hand). `recorded_by` is None for
+    a result mlqa produced by running a configured check, else who recorded it (the node id
+    of the hand-written pytest test, or ``"api"``): a recorded result is never the evidence
+    of a configured check, whatever its id.
     """
 
     id: str = ""
@@ -47,6 +50,7 @@ class CheckResult:
     artifacts: tuple[str, ...] = ()
     seed: int | None = None
     config_sha256: str | None = None
+    recorded_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -73,7 +77,8 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
         known = {k: data[k] for k in ("id", "status", "message", "metrics", "thresholds",
-                                      "evidence", "duration_s", "seed", "config_sha256") if k in data}
+                                      "evidence", "duration_s", "seed", "config_sha256", "recorded_by")
+                 if k in data}
         return cls(**known, artifacts=tuple(data.get("artifacts", ())))
 
 

@@ -10,7 +10,6 @@ It knows nothing of pytest or of the terminal.
 from __future__ import annotations
 
 import datetime as _dt
-import fnmatch
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ._config_gates import any_glob_matches
 from .config import CheckInstance, Config, load_config
 from .context import CheckContext, build_context
 from .deadline import Cancelled, Deadline, active
@@ -169,13 +169,13 @@ class Session:
             return list(self._results)
 
     def select(self, only: Iterable[str] | str | None = None) -> list[CheckInstance]:
-        """The configured checks whose key or id matches a glob of `only` (all without)."""
+        """The configured checks whose key or id matches a glob of `only` (all without);
+        globs as in stages: `*` and `?` are wildcards, an `[instance]` is literal."""
         checks = list(self.config.checks) if self.config is not None else []
         patterns = [only] if isinstance(only, str) else list(only or [])
         if not patterns:
             return checks
-        return [c for c in checks if any(fnmatch.fnmatchcase(c.key, p) or fnmatch.fnmatchcase(c.check_id, p)
-                                          for p in patterns)]
+        return [c for c in checks if any_glob_matches(c.key, patterns)]
 
     # ------------------------------------------------------------------ running
     def run(self, instance: CheckInstance) -> CheckResult:
@@ -184,7 +184,7 @@ class Session:
         spec = self.config.registry.get(instance.check_id)
         result = run_check(spec, self.context, instance.params, key=instance.key,
                            timeout=instance.timeout, grace_s=self.grace_s)
-        return self._add(result)
+        return self._add(result.with_(recorded_by=None))
 
     def run_all(self, only: Iterable[str] | str | None = None,
                 on_result: Callable[[CheckInstance, CheckResult], None] | None = None) -> list[CheckResult]:
@@ -197,18 +197,21 @@ class Session:
                 on_result(instance, result)
         return out
 
-    def record(self, result: CheckResult) -> CheckResult:
+    def record(self, result: CheckResult, *, recorded_by: str | None = None) -> CheckResult:
         """Add a result produced elsewhere (a hand-written test, a chaos experiment) to the
-        gate. Its id must look like `suite.name` (or `suite.name[instance]`)."""
+        gate, attributed to `recorded_by` (the recorder: the pytest plugin passes the test's
+        node id; default ``"api"``). Its id must look like `suite.name` (or
+        `suite.name[instance]`). A recorded result is gated as a result of its own: it never
+        stands in for a configured check, even under the same id (that check, if it did not
+        run, is still missing evidence)."""
         if not isinstance(result, CheckResult):
             raise TypeError(f"record() takes an mlqa.CheckResult, not {type(result).__name__}")
         if not isinstance(result.id, str) or not RESULT_ID.fullmatch(result.id):
             raise ValueError(f"a recorded result needs an id like 'suite.name' or 'suite.name[instance]' "
                              f"(lower case, dots; instance: letters, digits, _.:-), got {result.id!r}")
-        if self.config is not None and result.id in {c.key for c in self.config.checks}:
-            raise ValueError(f"{result.id} is a check of {self.config.path.name}: its result comes from running "
-                             f"it, never from a recorded one; record yours under its own id (e.g. "
-                             f"{result.id.split('[')[0]}[manual])")
+        if recorded_by is not None and (not isinstance(recorded_by, str) or not recorded_by.strip()):
+            raise ValueError(f"recorded_by names who recorded the result, got {recorded_by!r}")
+        result = result.with_(recorded_by=recorded_by or "api")
         if result.seed is None and self.config is not None:
             result = result.with_(seed=self.config.seed)
         return self._add(result)
@@ -227,8 +230,9 @@ class Session:
 
     def decide(self) -> Decision:
         """The verdict over every result so far. With a stage, every configured check must
-        have produced a result (a partial run never promotes); without one, every check
-        blocks and no result is expected."""
+        have produced a result by running (a partial run never promotes, and a recorded
+        result never fills the gap); without one, every check blocks and no result is
+        expected."""
         expected = [c.key for c in self.config.checks] if (self.stage and self.config is not None) else []
         return decide(self.policy, self.results, expected=expected, today=self.today,
                       subject=subject_info(self.config) if self.config is not None else {},
@@ -242,6 +246,8 @@ class Session:
                              decision=verdict if self.stage is not None else None, verdict=verdict,
                              subject=verdict.subject, started_at=self.started_at,
                              duration_s=verdict.duration_s, selected=tuple(self.select()))
+        from .redact import redact_outcome  # personal data reaches no report and no console
+        outcome = redact_outcome(outcome, self._ctx)
         if out is not None:
             from .reports import write_all
             outcome = replace(outcome, files=write_all(Path(out), outcome))

@@ -172,5 +172,41 @@ def test_a_recorded_result_cannot_replace_a_deselected_check(toy_project, pytest
     """)
     res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", str(pytester.path), "-k", "ok or manual")
     assert res.ret == 1
-    res.stdout.fnmatch_lines(["*acme.fails is a check of mlqa.yaml*", "*reason: acme.fails did not run*",
-                              "*mlqa: BLOCK (stage production)*"])
+    res.stdout.fnmatch_lines(["*reason: acme.fails did not run*", "*mlqa: BLOCK (stage production)*"])
+
+
+def test_deselecting_a_failing_check_and_recording_its_id_by_hand_blocks(toy_project, pytester, run):
+    """The issue's reproduction: `-k "not performance"` deselects the failing configured
+    check, a hand-written test records a `passed` result with the same id. The stage
+    blocks (the configured check did not run); the recorded result is kept, attributed to
+    the test that recorded it, and is not the configured check's evidence."""
+    cfg = toy_project("- data.duplicates: {max_fraction: 0.05}\n"
+                      "- performance.metric: {metric: accuracy, min: 0.999}")
+    pytester.makepyfile(test_rules="""
+        import mlqa
+
+        def test_metric_by_hand(mlqa_record):
+            mlqa_record(mlqa.CheckResult(id="performance.metric", status="passed",
+                                         metrics={"accuracy": 1.0}, thresholds={"accuracy": ">= 0.999"}))
+    """)
+    out = pytester.path / "out"
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", "--mlqa-out", str(out),
+              str(pytester.path), "-k", "not performance")
+    res.assert_outcomes(passed=2, deselected=1)
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*reason: performance.metric did not run*", "*mlqa: BLOCK (stage production)*"])
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["decision"] == "block"
+    rows = {r["id"]: r for r in json.loads((out / "results.json").read_text())["checks"]}
+    assert sorted(rows) == ["data.duplicates", "performance.metric"]
+    assert rows["data.duplicates"]["recorded_by"] is None
+    assert rows["performance.metric"]["recorded_by"].endswith("test_rules.py::test_metric_by_hand")
+    recorded = [c for c in decision["checks"] if c["id"] == "performance.metric"]
+    assert len(recorded) == 1 and "not run" in recorded[0]["note"]
+    # without the deselection the configured check runs, fails and blocks, whatever was recorded
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", "--mlqa-out", str(out), str(pytester.path))
+    assert res.ret == 1
+    rows = json.loads((out / "decision.json").read_text())["checks"]
+    assert sorted((r["id"], r["status"], r["recorded_by"] is None, r["blocks"]) for r in rows) == [
+        ("data.duplicates", "passed", True, False), ("performance.metric", "failed", True, True),
+        ("performance.metric", "passed", False, False)]

@@ -46,6 +46,16 @@ def test_instance_ids_match_their_check_glob():
     assert classify(stage, "performance.metric[auc]")[0] is False
 
 
+def test_an_instance_in_a_glob_or_waiver_is_literal_not_a_character_class():
+    stage = Stage("s", blocking=("data.*",), advisory=("performance.metric[auc]", "fairness.x[*]"),
+                  waivers=(Waiver("performance.metric[acc]", "r", "o", TODAY),))
+    assert classify(stage, "performance.metric[auc]")[0] is False
+    assert classify(stage, "fairness.x[sex]")[0] is False
+    assert classify(stage, "performance.metrica")[0] is True  # `[auc]` is not one of a, u, c
+    d = decide(stage, [r("performance.metric[acc]", "failed"), r("data.drift")], today=TODAY)
+    assert d.decision == "promote" and d.checks[0].waived
+
+
 def test_advisory_failure_promotes_with_a_note():
     d = decide(Stage("staging", blocking=("data.*",), advisory=("*",)),
                [r("data.drift"), r("performance.slices", "failed", "gap")], today=TODAY)
@@ -66,6 +76,27 @@ def test_active_waiver_waives_expired_waiver_blocks_and_says_so():
 def test_missing_evidence_blocks():
     d = decide(Stage("p"), [r("data.drift")], expected=["data.drift", "performance.metric"], today=TODAY)
     assert d.decision == "block" and "performance.metric did not run" in d.reasons[0]
+
+
+def test_a_recorded_result_is_never_evidence_for_an_expected_check():
+    """A result recorded by a hand-written test under a configured check's id stays in the
+    decision, attributed, but the configured check still did not run: block."""
+    recorded = r("performance.metric", "passed").with_(recorded_by="tests/test_x.py::test_manual")
+    d = decide(Stage("p"), [r("data.drift"), recorded], expected=["data.drift", "performance.metric"],
+               today=TODAY)
+    assert d.decision == "block"
+    assert d.reasons == ("performance.metric did not run: a promotion needs evidence from every blocking check",)
+    row = d.checks[1].to_dict()
+    assert row["id"] == "performance.metric" and row["recorded_by"] == "tests/test_x.py::test_manual"
+    assert "recorded by tests/test_x.py::test_manual" in row["note"] and "not run" in row["note"]
+    ran = decide(Stage("p"), [r("data.drift"), r("performance.metric"), recorded],
+                 expected=["data.drift", "performance.metric"], today=TODAY)
+    assert ran.promoted and [c.result.recorded_by for c in ran.checks] == [None, None, "tests/test_x.py::test_manual"]
+
+
+def test_a_failed_recorded_result_blocks_like_any_other():
+    recorded = r("acme.manual_review", "failed", "not signed off").with_(recorded_by="api")
+    assert decide(Stage("p"), [r("data.drift"), recorded], expected=["data.drift"], today=TODAY).decision == "block"
 
 
 def test_no_results_never_promote():

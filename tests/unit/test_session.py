@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -263,15 +264,46 @@ def test_the_cli_and_the_pytest_plugin_run_and_decide_through_the_same_session_m
 
 
 # ------------------------------------------------------------------ attacks, kept as tests
-def test_a_recorded_result_cannot_stand_in_for_a_configured_check(toy_project):
+def test_a_recorded_result_cannot_stand_in_for_a_configured_check(toy_project, tmp_path):
+    """Recorded under a configured check's id, a result is kept apart and attributed; the
+    configured check still did not run, so the stage blocks."""
     cfg = toy_project("- acme.ok: {}\n- acme.fails: {}")
     session = Session(cfg, "production")
     session.run_all(["acme.ok"])
-    with pytest.raises(ValueError, match="acme.fails is a check of mlqa.yaml"):
-        session.record(CheckResult(id="acme.fails", status="passed"))
-    session.record(CheckResult(id="acme.fails[manual]", status="passed"))  # its own id is fine
-    decision = session.finish().decision
-    assert decision.decision == "block" and any("acme.fails did not run" in r for r in decision.reasons)
+    kept = session.record(CheckResult(id="acme.fails", status="passed"), recorded_by="tests/t.py::test_manual")
+    forged = session.record(CheckResult(id="acme.ok", status="passed", recorded_by=None))
+    session.record(CheckResult(id="acme.fails[manual]", status="passed"))  # its own id is fine too
+    assert kept.recorded_by == "tests/t.py::test_manual" and forged.recorded_by == "api"
+    outcome = session.finish(tmp_path / "out")
+    assert outcome.decision.decision == "block"
+    assert outcome.decision.reasons == (
+        "acme.fails did not run: a promotion needs evidence from every blocking check",)
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["checks"]
+    assert [(r["id"], r["recorded_by"]) for r in rows] == [
+        ("acme.ok", None), ("acme.fails", "tests/t.py::test_manual"), ("acme.ok", "api"),
+        ("acme.fails[manual]", "api")]
+    gated = json.loads((tmp_path / "out" / "decision.json").read_text())["checks"]
+    assert "recorded by tests/t.py::test_manual, not run" in gated[1]["note"]
+    import jsonschema
+    root = Path(__file__).resolve().parents[2] / "reports"
+    for name in ("results", "decision"):
+        jsonschema.validate(json.loads((tmp_path / "out" / f"{name}.json").read_text()),
+                            json.loads((root / f"{name}.schema.json").read_text()))
+
+
+def test_a_ran_check_is_never_attributed_to_a_recorder(toy_project, monkeypatch):
+    import mlqa.session
+    monkeypatch.setattr(mlqa.session, "run_check", lambda spec, ctx, params, **kw: CheckResult(
+        id=kw["key"], status="passed", recorded_by="someone"))
+    session = Session(toy_project("- acme.ok: {}"))
+    assert session.run(session.config.checks[0]).recorded_by is None
+
+
+def test_only_globs_take_an_instance_literally(toy_project):
+    cfg = toy_project("- acme.ok[a]: {}\n- acme.ok[u]: {}\n- acme.fails: {}")
+    assert [c.key for c in Session(cfg).select("acme.ok[a]")] == ["acme.ok[a]"]
+    assert [c.key for c in Session(cfg).select(["acme.ok[*]", "acme.f?ils"])] == ["acme.ok[a]", "acme.ok[u]",
+                                                                              "acme.fails"]
 
 
 @pytest.mark.parametrize("bad", ["acme.x\n", "acme.y[a|b\n## injected <img src=x>]", "acme.z[\x00]", "Acme.x",
