@@ -180,7 +180,7 @@ def _data_columns(doc: LocatedYaml, data: DataConfig | None) -> list[str] | None
     if columns is None:
         return None
     names = [("label", data.label)] + [("sensitive", s) for s in data.sensitive] + \
-            [("features", f) for f in (data.features or ())]
+            [("features", f) for f in (data.features or ())] + [("personal", p) for p in data.personal]
     for key, name in names:
         if name is not None and name not in columns:
             raise doc.error(f"column `{name}` (data.{key}) is not in the data", "data", key,

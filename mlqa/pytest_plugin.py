@@ -127,6 +127,7 @@ class MlqaItem(pytest.Item):
     def runtest(self) -> None:
         session = self.config.stash[_WIRING].session
         result = _config_errors_exit(lambda: session.run(self.instance))
+        result = _printable(session, result)  # what pytest prints now: personal data redacted
         self.gated = gated = session.gate_one(result)
         if result.status == "passed":
             return
@@ -200,6 +201,13 @@ def mlqa_context(request: pytest.FixtureRequest):
     """The `mlqa.CheckContext` checks receive: call any check function with it directly."""
     session = _session(request)
     return _config_errors_exit(lambda: session.context)
+
+
+def _printable(session: Any, result: Any) -> Any:
+    """`result` as the item may print it before the run's reports: redacted like them."""
+    from .redact import context_redactor
+    personal = session.config.data.personal if session.config is not None else ()
+    return context_redactor(session.context, personal=personal, results=[result]).result(result)
 
 
 def _loaded(ctx, name: str):

@@ -132,3 +132,18 @@ def test_redaction_does_not_depend_on_privacy_pii_being_selected(project, capsys
     for path in sorted(out.iterdir()):
         assert hits(path.read_text(encoding="utf-8"), raws) == [], path.name
     assert hits(console.out + console.err, raws) == []
+
+
+def test_pytest_item_output_is_redacted_too(project):
+    """What pytest prints per item, before the run's reports, holds no personal value."""
+    import subprocess
+    import sys
+    folder, raws = project
+    out = folder / "out-pytest"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                           "--mlqa-config", str(folder / "mlqa.yaml"), "--mlqa-stage", "production",
+                           "--mlqa-out", str(out), "-k", "schema or slices or missing or pii", "-rA"],
+                          cwd=folder, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "<redacted:" in proc.stdout
+    assert hits(proc.stdout + proc.stderr, raws) == []
