@@ -234,9 +234,16 @@ class Session:
         result never fills the gap); without one, every check blocks and no result is
         expected."""
         expected = [c.key for c in self.config.checks] if (self.stage and self.config is not None) else []
-        return decide(self.policy, self.results, expected=expected, today=self.today,
-                      subject=subject_info(self.config) if self.config is not None else {},
-                      started_at=self.started_at, duration_s=time.perf_counter() - self._t0)
+        subject = subject_info(self.config) if self.config is not None else {}
+        verdict = decide(self.policy, self.results, expected=expected, today=self.today, subject=subject,
+                         started_at=self.started_at, duration_s=time.perf_counter() - self._t0)
+        trusted = [name for name, info in subject.items()
+                   if isinstance(info, dict) and info.get("isolation") == "in-process"]
+        if trusted:  # the report says so: nothing stood between these models and the run
+            note = (f"{' and '.join(trusted)} ran in mlqa's own process (isolation: in-process): no worker, "
+                    f"no resource limits, no kill at a check's deadline")
+            verdict = replace(verdict, notes=(*verdict.notes, note))
+        return verdict
 
     def finish(self, out: str | os.PathLike | None = None) -> RunOutcome:
         """Decide and, with `out`, write the reports there (results.json, decision.json

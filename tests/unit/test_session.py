@@ -399,3 +399,15 @@ def test_the_identity_is_the_files_bytes(toy_project):
     cfg.write_bytes(cfg.read_bytes().replace(b"\n", b"\r\n"))
     crlf = mlqa.load_config(cfg).sha256
     assert crlf != lf and crlf == hashlib.sha256(cfg.read_bytes()).hexdigest()
+
+
+def test_an_in_process_model_is_named_in_the_decision(toy_project):
+    """`isolation: in-process` is for trusted models only, and the report says it was used."""
+    cfg = toy_project("- acme.ok: {}")
+    text = cfg.read_text()
+    cfg.write_text(text.replace('model: {python: "toy_model:factory"}',
+                                'model: {python: "toy_model:factory", isolation: in-process}'))
+    decision = mlqa.gate(cfg, "production")
+    assert any("model ran in mlqa's own process (isolation: in-process)" in n for n in decision.notes)
+    clean = mlqa.gate(toy_project("- acme.ok: {}", name="twin.yaml"), "production")
+    assert not any("in-process" in n for n in clean.notes)
