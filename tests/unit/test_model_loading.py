@@ -85,16 +85,19 @@ def test_unparseable_pickle_is_refused(tmp_path):
         load_model_file(path)
 
 
-def test_unknown_suffix_needs_a_declared_format(tmp_path):
+def test_the_content_decides_not_the_suffix(tmp_path, fitted):
+    """Suffixes never decide: a joblib file named .bin loads, an empty file is refused."""
     path = tmp_path / "model.bin"
+    joblib.dump(fitted, path)
+    assert load_model_file(path).coef_.shape == fitted.coef_.shape
     path.write_bytes(b"")
-    with pytest.raises(SubjectError, match="declare `format:`"):
+    with pytest.raises(SubjectError, match="empty"):
         load_model_file(path)
 
 
 def test_skops_untrusted_types_must_be_listed(tmp_path):
-    from skops import io as sio
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from skops import io as sio
     X = np.random.default_rng(0).normal(size=(80, 2))
     path = tmp_path / "m.skops"
     sio.dump(HistGradientBoostingClassifier(max_iter=3).fit(X, X[:, 0] > 0), path)
