@@ -77,6 +77,23 @@ def predict_breach(pred: "np.ndarray", n: int, expect: Expectation | None) -> st
     return None
 
 
+def classes_breach(classes: list, expect: Expectation | None) -> str | None:
+    """A classifier's `classes_`: distinct, and (when the data is known) labels of the data."""
+    try:
+        distinct = len(set(classes)) == len(classes)
+    except TypeError:
+        return f"classes_ holds values that are not labels ({classes[:5]!r})"
+    if not distinct:
+        return f"classes_ repeats a class ({classes[:10]!r})"
+    if expect is not None and expect.labels:
+        allowed = set(expect.labels)
+        unknown = [c for c in classes if c not in allowed]
+        if unknown:
+            return (f"classes_ holds {', '.join(repr(c) for c in unknown[:5])}, which the data's label column "
+                    f"never holds (its labels: {', '.join(repr(v) for v in list(expect.labels)[:10])})")
+    return None
+
+
 def proba_breach(proba: "np.ndarray", n: int, classes: list | None, expect: Expectation | None) -> str | None:
     """What is wrong with `predict_proba`'s output for n input rows (None: nothing)."""
     import numpy as np
@@ -84,6 +101,10 @@ def proba_breach(proba: "np.ndarray", n: int, classes: list | None, expect: Expe
         return f"predict_proba returned shape {proba.shape} (a table of rows x classes expected)"
     if len(proba) != n:
         return f"predict_proba returned {len(proba)} rows for {n} input rows"
+    if classes is not None:
+        breach = classes_breach(classes, expect)
+        if breach:
+            return breach
     want = len(classes) if classes is not None else (len(expect.labels) if expect and expect.labels else None)
     if want is not None and proba.shape[1] != want:
         of = f"classes {classes!r}" if classes is not None else f"labels {list(expect.labels)!r}"

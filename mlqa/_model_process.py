@@ -33,6 +33,8 @@ from ._worker_wire import MAX_REPLY_BYTES, WireError, parse_reply, request_frame
 _POLL_S = 0.05
 #: how many times a worker that died in a call is restarted before its model is given up
 MAX_RESTARTS = 5
+#: the most classes a classifier may declare (more is a worker trying to flood mlqa's memory)
+MAX_CLASSES = 100_000
 
 
 class WorkerError(SubjectError):
@@ -80,6 +82,7 @@ class ModelProcess:
         self.limits = limits
         self.name = name
         self.restarts = 0
+        self._seq = 0
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._out: int | None = None
@@ -97,6 +100,7 @@ class ModelProcess:
         a fresh interpreter (``python -m mlqa._model_worker``)."""
         self._stderr = tempfile.TemporaryFile()
         self._info = None
+        self._seq = 0  # the load request; each call counts on from it
         self._pending = request_frame({"limits": self.limits.for_worker(), "spec": self.spec})
         if FORK and hasattr(os, "fork") and threading.active_count() == 1:
             self._child = _fork_worker(self._stderr.fileno())
@@ -141,11 +145,16 @@ class ModelProcess:
         deadline = deadline or current()
         with self._locked(deadline):
             self._ensure_loaded(deadline)
-            self._pending = request_frame({"op": op, **payload})
+            self._seq += 1
+            self._pending = request_frame({"op": op, "seq": self._seq, **payload})
             header, arrays = self._exchange(deadline, what=op)
             if not header.get("ok"):
                 raise ModelCallError(f"the {self.name}'s {header.get('where', op)} raised "
-                                     f"{header.get('error', 'an error')} (in its worker process)")
+                                     f"{str(header.get('error', 'an error'))[:2000]} (in its worker process)")
+            if op in ("predict", "predict_proba") and len(arrays) != 1:
+                self.close()
+                raise WorkerError(f"the {self.name}'s worker broke the wire format: it answered {op} with "
+                                  f"{len(arrays)} arrays, not 1; killed")
             return header, arrays
 
     def _locked(self, deadline: Deadline | None):
@@ -176,21 +185,19 @@ class ModelProcess:
         outer = deadline or current()
         try:
             header, arrays = self._exchange(_Either(load, outer), what="load")
-        except WorkerError as exc:
-            self._load_error = f"the {self.name} could not be loaded: {exc}"
-            raise WorkerError(self._load_error) from None
+            if not header.get("ok"):
+                raise WorkerError(str(header.get("error"))[:2000])
+            self._info = {**header, "classes": _classes(header, arrays)}
         except Cancelled:
             if load.cancelled and not outer.cancelled:
                 self._load_error = (f"the {self.name} did not load within "
                                     f"{self.limits.load_timeout_s:g}s; its worker was killed")
                 raise WorkerError(self._load_error) from None
             raise
-        if not header.get("ok"):
-            self._load_error = (f"the {self.name} could not be loaded: {header.get('error')}")
+        except Exception as exc:  # noqa: BLE001 - whatever the worker sent, the load failed
             self.close()
-            raise WorkerError(self._load_error)
-        classes = arrays[0].tolist() if header.get("has_classes") and arrays else None
-        self._info = {**header, "classes": classes}
+            self._load_error = f"the {self.name} could not be loaded: {exc}"
+            raise WorkerError(self._load_error) from None
 
     def _exchange(self, deadline: "Deadline | _Either", what: str) -> tuple[dict[str, Any], list]:
         """Write the pending request, read one reply; kill the worker on any failure."""
@@ -199,7 +206,10 @@ class ModelProcess:
             (size,) = struct.unpack(">Q", self._read(8, deadline))
             if size > MAX_REPLY_BYTES:
                 raise WireError(f"a reply of {size} bytes (the most mlqa reads is {MAX_REPLY_BYTES})")
-            return parse_reply(self._read(size, deadline))
+            header, arrays = parse_reply(self._read(size, deadline))
+            if header.get("seq") != self._seq:
+                raise WireError(f"a reply to request {header.get('seq')!r} while waiting for {self._seq}")
+            return header, arrays
         except Cancelled:
             self.close()
             raise
@@ -267,6 +277,17 @@ class ModelProcess:
             return self._stderr.read().decode("utf-8", "replace").strip()
         except (OSError, ValueError, AttributeError):
             return ""
+
+
+def _classes(header: dict[str, Any], arrays: list) -> list | None:
+    """The classes a loaded model declares: one row of distinct labels, not too many."""
+    if not header.get("has_classes"):
+        return None
+    if len(arrays) != 1 or arrays[0].ndim != 1:
+        raise WorkerError("its classes_ is not one row of labels")
+    if arrays[0].size > MAX_CLASSES:
+        raise WorkerError(f"it declares {arrays[0].size} classes (at most {MAX_CLASSES} are read)")
+    return arrays[0].tolist()
 
 
 class _Either:

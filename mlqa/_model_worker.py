@@ -156,14 +156,14 @@ def _reply(fd: int, header: dict[str, Any], arrays: list) -> None:
         spec, data = encode_array(value)
         specs.append(spec)
         payload.append(data)
-    _write(fd, reply_frame({"ok": True, **header, "arrays": specs}, b"".join(payload)))
+    _write(fd, reply_frame({"ok": True, "seq": 0, **header, "arrays": specs}, b"".join(payload)))
 
 
-def _error(fd: int, where: str, exc: BaseException) -> None:
+def _error(fd: int, where: str, exc: BaseException, seq: int = 0) -> None:
     from ._worker_wire import reply_frame
     text = f"{type(exc).__name__}: {exc}"[:2000]
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4)
-    _write(fd, reply_frame({"ok": False, "where": where, "error": text,
+    _write(fd, reply_frame({"ok": False, "where": where, "error": text, "seq": seq,
                             "traceback": "".join(tb)[-3000:]}))
 
 
@@ -182,6 +182,7 @@ def serve(out: int) -> int:
     """Read the load request on stdin, set the limits, load, then answer until stdin ends."""
     os.dup2(2, 1)  # what the model prints goes to stderr, never into a reply
     scrub_environment()
+    _adopt_orphans()
     init = _read_request(0)
     if init is None:
         return 0
@@ -199,14 +200,27 @@ def serve(out: int) -> int:
         request = _read_request(0)
         if request is None:
             return 0
+        seq = request.get("seq")
         try:
             header, arrays = _serve(obj, request, models)
-            _reply(out, header, arrays)
+            _reply(out, {**header, "seq": seq}, arrays)
         except BaseException as exc:  # noqa: BLE001 - the model's own failure, sent back
             try:
-                _error(out, str(request.get("op")), exc)
+                _error(out, str(request.get("op")), exc, seq)
             except BaseException:  # noqa: BLE001 - cannot even reply (memory): die, mlqa sees it
                 os._exit(71)
+
+
+def _adopt_orphans() -> None:
+    """Linux: be the subreaper of everything the model starts, so that a grandchild that
+    called setsid and lost its parent is still below the worker, where mlqa's kill finds it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - no prctl here
+        pass
 
 
 def _die_with_parent() -> None:

@@ -67,7 +67,17 @@ def reply_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
 
 # ------------------------------------------------------------------ mlqa side
 def parse_reply(body: bytes) -> tuple[dict[str, Any], list[Any]]:
-    """The header and the arrays of a reply body (everything after the 8-byte length)."""
+    """The header and the arrays of a reply body (everything after the 8-byte length);
+    anything that does not parse as the format says is a `WireError`."""
+    try:
+        return _parse(body)
+    except WireError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - JSON nesting, numpy refusing a shape...
+        raise WireError(f"a reply that does not parse ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _parse(body: bytes) -> tuple[dict[str, Any], list[Any]]:
     import numpy as np
     if len(body) < 4:
         raise WireError("a reply shorter than its header length")
@@ -94,7 +104,7 @@ def parse_reply(body: bytes) -> tuple[dict[str, Any], list[Any]]:
         if dtype.names is not None or dtype.hasobject or dtype.kind not in WIRE_KINDS \
                 or str(spec["dtype"]) != dtype.str:
             raise WireError(f"an array of dtype {spec['dtype']!r}, which may not travel")
-        if len(shape) > 2 or any(s < 0 for s in shape):
+        if dtype.itemsize == 0 or len(shape) > 2 or any(s < 0 or s > MAX_REPLY_BYTES for s in shape):
             raise WireError(f"an array of shape {shape}")
         count = 1
         for s in shape:

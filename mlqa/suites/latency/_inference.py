@@ -15,8 +15,8 @@ from ...judge import bar_chart, judge
 def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repeats: int = 50,  # noqa: B006
               max_seconds: float = 10.0, max_p95_ms: float | None = None,
               min_rows_per_s: float | None = None) -> CheckResult:
-    """Latency percentiles of `predict` (or `predict_proba`) where the model runs (its worker
-    process: the pipe to mlqa is not counted), per batch size,
+    """Latency percentiles of `predict` (or `predict_proba`) as mlqa sees them (a model in
+    its worker process: request to answer, the pipe included — about 0.1 ms), per batch size,
     with rows per second; the model file's size and the peak memory allocated while
     predicting the largest batch. Rows are drawn from the test data with the run's seed.
     Nothing is judged by default: set `max_p95_ms` (single-row p95, what an online caller
