@@ -13,6 +13,7 @@ import pytest
 from mlqa import pii, redact
 from mlqa.gate import ALL_STAGES, decide
 from mlqa.redact import Redactor
+from conftest import luhn_complete
 from mlqa.results import CheckResult
 
 EMAIL, SSN, CARD = "jane.roe@example.org", "123-45-6789", "4111 1111 1111 1111"
@@ -131,14 +132,6 @@ def _frame(n: int, seed: int = 0) -> pd.DataFrame:
                          "first_name": rng.choice(["Aurelia", "Bartholomew", "Cosima"], n),
                          "nickname": [f"nick{i:05d}" for i in range(n)],
                          "city": rng.choice(["Lyon", "Turin", "Porto"], n)})
-
-
-def luhn_complete(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
 
 
 def test_personal_columns_are_found_from_values_names_and_the_config():

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import luhn_complete
 from mlqa.cli import main
 
 pytestmark = pytest.mark.slow  # the whole preset on 3,000 rows: seconds
@@ -57,14 +58,6 @@ class Model:
 def factory():
     return Model()
 '''
-
-
-def luhn_complete(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
 
 
 def with_personal_data(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
