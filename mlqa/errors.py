@@ -41,11 +41,11 @@ class UnsafeModelError(SubjectError):
     def __init__(self, path: str | Path, findings: list[dict]) -> None:
         self.path = str(path)
         self.findings = findings
-        shown = ", ".join(f"{f['global']} (opcode {f['opcode']} at byte {f['position']})"
-                          for f in findings[:5])
+        shown = ", ".join(f"{f['global']} ({f['reason'] + ', ' if f.get('reason') else ''}"
+                          f"opcode {f['opcode']} at byte {f['position']})" for f in findings[:5])
         more = f" and {len(findings) - 5} more" if len(findings) > 5 else ""
         super().__init__(
-            f"refusing to load {self.path}: it imports globals outside the safe allowlist: "
+            f"refusing to load {self.path}: it imports or calls what the model allowlist refuses: "
             f"{shown}{more}. Loading it could run arbitrary code. Re-save the model with skops "
             f"(skops.io.dump) or, if you trust this exact file, load it yourself and pass the object.")
 
