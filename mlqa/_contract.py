@@ -138,7 +138,17 @@ def agreement_breach(pred: "np.ndarray", proba: "np.ndarray", classes: list | No
     if len(classes) == 2:
         score = proba[:, 1]
         pos, neg = pred == cls[1], pred == cls[0]
-        if pos.any() and neg.any() and score[neg].max() > score[pos].min() + 1e-9:
+        if not (pos.any() and neg.any()):  # one class throughout: wrong where the other is near certain
+            said = cls[1] if pos.any() else cls[0]
+            other = score if said == cls[0] else 1 - score
+            sure = other >= 0.9
+            if sure.any():
+                i = int(np.flatnonzero(sure)[0])
+                return (f"predict and predict_proba disagree: predict says {said!r} for every row, while "
+                        f"predict_proba gives the other class {other[i]:.4g} on row {i} "
+                        f"({int(sure.sum())} rows at 0.9 or more)")
+            return None
+        if score[neg].max() > score[pos].min() + 1e-9:
             i, j = int(np.flatnonzero(neg)[score[neg].argmax()]), int(np.flatnonzero(pos)[score[pos].argmin()])
             return (f"predict and predict_proba disagree: row {i} is predicted {cls[0]!r} with "
                     f"P({cls[1]!r}) = {score[i]:.4g}, while row {j} is predicted {cls[1]!r} with "

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
     from .config import Config
     from .context import CheckContext
     from .subjects import Dataset
@@ -76,7 +79,12 @@ def _has_rows(split: Dataset, error: Any) -> None:
 
 def _label_varies(split: Dataset, task: str, error: Any) -> None:
     values = split.frame[split.label].dropna()
-    distinct = values.unique()
+    try:
+        distinct = values.unique()
+    except TypeError:  # lists or dicts in the label column
+        raise error(f"the label `{split.label}` in {_where(split)} holds values that are not labels "
+                    f"(e.g. {values.iloc[0]!r})", "label",
+                    hint="a label is a number, a string or a boolean per row") from None
     if len(distinct) == 0:
         raise error(f"the label `{split.label}` has no values in {_where(split)} (every row is empty)",
                     "label", hint="check that `data.label` names the target column and that it is filled in")
@@ -100,11 +108,19 @@ def _not_the_same_rows(train: Dataset, test: Dataset, error: Any) -> None:
         return
     import numpy as np
     import pandas as pd
-    a = pd.util.hash_pandas_object(train.frame, index=False).to_numpy()
-    b = pd.util.hash_pandas_object(test.frame.loc[:, list(train.frame.columns)], index=False).to_numpy()
+    a, b = _row_hashes(train.frame), _row_hashes(test.frame.loc[:, list(train.frame.columns)])
     if np.array_equal(np.sort(a), np.sort(b)):
         order = "the same" if np.array_equal(a, b) else "another"
         raise error(f"{_where(test)} holds the same rows as {_where(train)} (in {order} order): scores on "
                     f"it measure memory, not generalisation", "test",
                     hint="point `data.test` at a held-out split the model never saw (e.g. one made with "
                          "sklearn's train_test_split before training)")
+
+
+def _row_hashes(frame: "pd.DataFrame") -> "np.ndarray":
+    """One hash per row; object columns holding lists or dicts are hashed as their text."""
+    import pandas as pd
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:
+        return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()

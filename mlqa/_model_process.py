@@ -82,7 +82,10 @@ class ModelProcess:
         self.limits = limits
         self.name = name
         self.restarts = 0
+        self.generation = 0
         self._seq = 0
+        self._closed = False
+        self._killed_by_mlqa = False
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._out: int | None = None
@@ -98,9 +101,12 @@ class ModelProcess:
         """Fork the worker from this process when it runs a single thread (the libraries
         mlqa already imported are shared, so a worker starts in milliseconds), else start
         a fresh interpreter (``python -m mlqa._model_worker``)."""
+        if self._stderr is not None:
+            self._stderr.close()
         self._stderr = tempfile.TemporaryFile()
         self._info = None
         self._seq = 0  # the load request; each call counts on from it
+        self.generation += 1  # clones fitted in an earlier worker are gone with it
         self._pending = request_frame({"limits": self.limits.for_worker(), "spec": self.spec})
         if FORK and hasattr(os, "fork") and threading.active_count() == 1:
             self._child = _fork_worker(self._stderr.fileno())
@@ -114,7 +120,24 @@ class ModelProcess:
             pass
 
     def close(self) -> None:
-        """Kill the worker and everything it started."""
+        """Kill the worker and everything it started, for good: later calls are errors."""
+        self._closed = True
+        child = self._child
+        if child is not None:
+            child.kill()  # a call in flight on another thread sees EOF and lets go of the lock
+        if self._lock.acquire(timeout=5):
+            try:
+                self._kill()
+            finally:
+                self._lock.release()
+        else:  # pragma: no cover - a caller that never lets go: its fds stay open, the worker is dead
+            pass
+        if self._stderr is not None and self._child is None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _kill(self) -> None:
+        """Kill the worker and close its pipes (the caller holds the lock or is alone)."""
         child, self._child = self._child, None
         if child is None:
             return
@@ -140,11 +163,15 @@ class ModelProcess:
             assert self._info is not None
             return self._info
 
-    def call(self, op: str, deadline: Deadline | None = None, **payload: Any) -> tuple[dict[str, Any], list]:
-        """Send one request, return the reply's header and arrays."""
+    def call(self, op: str, deadline: Deadline | None = None, *, generation: int | None = None,
+             **payload: Any) -> tuple[dict[str, Any], list]:
+        """Send one request, return the reply's header and arrays. `generation`: the worker
+        a clone handle belongs to (a restarted worker does not have it)."""
         deadline = deadline or current()
         with self._locked(deadline):
             self._ensure_loaded(deadline)
+            if generation is not None and generation != self.generation:
+                raise WorkerError(f"the {self.name}'s worker was restarted: the fitted clone it held is gone")
             self._seq += 1
             self._pending = request_frame({"op": op, "seq": self._seq, **payload})
             header, arrays = self._exchange(deadline, what=op)
@@ -152,7 +179,7 @@ class ModelProcess:
                 raise ModelCallError(f"the {self.name}'s {header.get('where', op)} raised "
                                      f"{str(header.get('error', 'an error'))[:2000]} (in its worker process)")
             if op in ("predict", "predict_proba") and len(arrays) != 1:
-                self.close()
+                self._kill()
                 raise WorkerError(f"the {self.name}'s worker broke the wire format: it answered {op} with "
                                   f"{len(arrays)} arrays, not 1; killed")
             return header, arrays
@@ -173,11 +200,15 @@ class ModelProcess:
     def _ensure_loaded(self, deadline: Deadline | None) -> None:
         if self._load_error is not None:
             raise WorkerError(self._load_error)
+        if self._closed:
+            raise WorkerError(f"the {self.name}'s worker was closed")
         if self._child is None:
-            if self.restarts >= MAX_RESTARTS:
-                raise WorkerError(f"the {self.name}'s worker died {self.restarts} times ({self._died}); "
-                                  f"not restarted again")
-            self.restarts += 1
+            if not self._killed_by_mlqa:  # only deaths mlqa did not cause count
+                if self.restarts >= MAX_RESTARTS:
+                    raise WorkerError(f"the {self.name}'s worker died {self.restarts} times ({self._died}); "
+                                      f"not restarted again")
+                self.restarts += 1
+            self._killed_by_mlqa = False
             self._spawn()
         if self._info is not None:
             return
@@ -195,7 +226,7 @@ class ModelProcess:
                 raise WorkerError(self._load_error) from None
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the worker sent, the load failed
-            self.close()
+            self._kill()
             self._load_error = f"the {self.name} could not be loaded: {exc}"
             raise WorkerError(self._load_error) from None
 
@@ -211,26 +242,28 @@ class ModelProcess:
                 raise WireError(f"a reply to request {header.get('seq')!r} while waiting for {self._seq}")
             return header, arrays
         except Cancelled:
-            self.close()
+            self._kill()
+            self._killed_by_mlqa = True  # at a check's deadline: not the model's death
             raise
         except WireError as exc:
-            self.close()
+            self._kill()
             raise WorkerError(f"the {self.name}'s worker broke the wire format during {what}: {exc}; "
                               f"killed") from None
         except (BrokenPipeError, EOFError, OSError):
             reason = self._death_reason()
             self._died = reason
-            self.close()
+            self._kill()
             raise WorkerError(f"the {self.name}'s worker {reason} during {what}") from None
 
     def _send(self, deadline: "Deadline | _Either") -> None:
         assert self._child is not None
         fd = self._child.request_fd
         view = memoryview(self._pending)
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
         while view:
             deadline.check()
-            _, ready, _ = select.select([], [fd], [], _POLL_S)
-            if ready:
+            if poller.poll(_POLL_S * 1000):
                 try:
                     view = view[os.write(fd, view[:1 << 20]):]
                 except BlockingIOError:
@@ -240,10 +273,11 @@ class ModelProcess:
     def _read(self, n: int, deadline: "Deadline | _Either") -> bytes:
         assert self._out is not None
         chunks, got = [], 0
+        poller = select.poll()
+        poller.register(self._out, select.POLLIN)
         while got < n:
             deadline.check()
-            ready, _, _ = select.select([self._out], [], [], _POLL_S)
-            if not ready:
+            if not poller.poll(_POLL_S * 1000):
                 continue
             chunk = os.read(self._out, min(n - got, 1 << 22))
             if not chunk:
@@ -355,7 +389,12 @@ class _Child:
 def _fork_worker(stderr_fd: int) -> _Child:
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        for fd in (request_r, request_w, reply_r, reply_w):
+            os.close(fd)
+        raise WorkerError(f"cannot start a model worker: {exc}") from None
     if pid == 0:  # pragma: no cover - the child never returns (coverage cannot see it)
         from ._model_worker import forked_child
         forked_child(request_r, reply_w, stderr_fd)

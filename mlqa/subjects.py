@@ -116,7 +116,11 @@ class Model:
     def _ensure_contract(self) -> None:
         if self._contract_done:
             return
-        with self._contract_lock:
+        from .deadline import current
+        deadline = current()
+        while not self._contract_lock.acquire(timeout=0.05):  # never wait past the check's deadline
+            deadline.check()
+        try:
             if self._contract_done:
                 return
             from ._contract import ContractError, agreement_breach
@@ -128,6 +132,8 @@ class Model:
                 if breach:
                     raise ContractError(f"the {self.name} breaks the prediction contract: {breach}")
             self._contract_done = True
+        finally:
+            self._contract_lock.release()
 
     def _checked_predict(self, X: Any) -> "np.ndarray":
         return self._check("predict", self._raw_predict(X), len(X))
@@ -215,6 +221,7 @@ class RemoteModel(Model):
                  handle: int = 0) -> None:
         self.process = process
         self.handle = handle
+        self.generation: int | None = None  # a clone: the worker generation that holds it
         self._clone_info: dict[str, Any] | None = None
         self._setup(name, source)
 
@@ -239,24 +246,27 @@ class RemoteModel(Model):
         info = self._info()
         if not info.get("has_predict") and not info.get("callable"):
             raise SubjectError(f"the {self.name} ({info.get('type')}) has no `predict` method and is not callable")
-        return self.process.call("predict", X=X, handle=self.handle)[1][0]
+        return self.process.call("predict", X=X, handle=self.handle, generation=self.generation)[1][0]
 
     def _raw_proba(self, X: Any) -> "np.ndarray":
-        return self.process.call("predict_proba", X=X, handle=self.handle)[1][0]
+        return self.process.call("predict_proba", X=X, handle=self.handle, generation=self.generation)[1][0]
 
     def _raw_timed(self, method: str, X: Any, trace_memory: bool) -> "tuple[np.ndarray, float, int | None]":
         # timed here, from request to answer (the pipe included): a model could stop its own clock
         import time
         t = time.perf_counter()
-        header, arrays = self.process.call(method, X=X, handle=self.handle, trace_memory=trace_memory)
+        header, arrays = self.process.call(method, X=X, handle=self.handle, trace_memory=trace_memory,
+                                          generation=self.generation)
         seconds = time.perf_counter() - t
         peak = header.get("peak_bytes")  # as the worker reports it
         peak = int(peak) if isinstance(peak, (int, float)) and 0 <= peak < float("inf") else None
         return arrays[0], seconds, peak
 
     def fit_clone(self, X: Any, y: Any) -> "Model":
-        header, arrays = self.process.call("clone_fit", X=X, y=y, handle=self.handle)
+        header, arrays = self.process.call("clone_fit", X=X, y=y, handle=self.handle,
+                                           generation=self.generation)
         clone = RemoteModel(self.process, name=f"{self.name} (clone)", handle=int(header["handle"]))
+        clone.generation = self.process.generation
         clone._clone_info = {**header, "classes": arrays[0].tolist() if header.get("has_classes") and arrays
                              else None}
         return clone
@@ -267,7 +277,7 @@ class RemoteModel(Model):
             self.process.close()
             return
         try:
-            self.process.call("drop", handle=self.handle)
+            self.process.call("drop", handle=self.handle, generation=self.generation)
         except SubjectError:  # the worker is gone: so is the clone
             pass
 

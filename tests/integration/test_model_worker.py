@@ -236,3 +236,78 @@ def test_a_worker_does_not_outlive_mlqa_killed_with_sigkill(tmp_path):
     if alive:
         os.kill(worker, signal.SIGKILL)
     assert not alive
+
+
+def test_a_clone_from_before_a_restart_is_an_error_not_another_models_answers(tmp_path):
+    (tmp_path / "sk_model2.py").write_text(
+        "import numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
+        "def make():\n"
+        "    x = np.linspace(0, 1, 40).reshape(-1, 1)\n"
+        "    return LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))\n")
+    proc = ModelProcess({"kind": "python", "ref": "sk_model2:make", "base": str(tmp_path)})
+    try:
+        model = RemoteModel(proc)
+        x = np.linspace(0, 1, 40).reshape(-1, 1)
+        old = model.fit_clone(x, (x[:, 0] < 0.5).astype(int))
+        os.kill(proc.pid, signal.SIGKILL)
+        with pytest.raises(WorkerError):
+            model.predict(x[:2])
+        model.fit_clone(x, (x[:, 0] > 0.5).astype(int))  # the new worker's first clone
+        with pytest.raises(WorkerError, match="restarted"):
+            old.predict(x[:2])
+    finally:
+        proc.close()
+
+
+def test_kills_at_deadlines_do_not_use_up_the_restarts(start):
+    model = start("hangs", expect=False)
+    for _ in range(_model_process.MAX_RESTARTS + 2):
+        with active(Deadline(0.3)), pytest.raises(Cancelled):
+            model.predict_proba(X)
+    assert model.predict(X).tolist() == Y.tolist() and model.process.restarts == 0
+
+
+def test_a_closed_model_stays_closed(start):
+    model = start("good")
+    model.predict(X)
+    model.close()
+    with pytest.raises(WorkerError, match="closed"):
+        model.predict(X)
+    assert model.process.pid is None
+
+
+def test_a_constant_predict_that_contradicts_certain_probabilities_breaks_the_contract():
+    from mlqa._contract import agreement_breach
+    proba = np.array([[0.02, 0.98], [0.6, 0.4], [0.7, 0.3]])
+    assert "says 0 for every row" in agreement_breach(np.array([0, 0, 0]), proba, [0, 1])
+    assert agreement_breach(np.array([0, 0, 0]), np.array([[0.4, 0.6], [0.6, 0.4]]), [0, 1][:2]) is None
+
+
+def test_the_one_time_contract_check_never_waits_past_a_deadline():
+    """An in-process model stuck in the agreement check holds its lock: another check waits
+    only until its own deadline."""
+    import threading
+    from mlqa.subjects import Model
+    release = threading.Event()
+
+    class Stuck:
+        classes_ = np.array([0, 1])
+
+        def predict(self, X):
+            release.wait(30)
+            return (np.asarray(X["x"]) > 0.5).astype(int)
+
+        def predict_proba(self, X):
+            p = np.asarray(X["x"], dtype=float)
+            return np.c_[1 - p, p]
+
+    model = Model(Stuck())
+    model.expect(Expectation(task="classification", labels=(0, 1), sample=X))
+    first = threading.Thread(target=model.predict, args=(X,), daemon=True)
+    first.start()
+    try:
+        with active(Deadline(0.3)), pytest.raises(Cancelled):
+            model.predict(X)
+    finally:
+        release.set()
+        first.join(30)

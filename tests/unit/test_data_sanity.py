@@ -140,3 +140,18 @@ def test_the_models_already_started_are_closed_before_the_error(toy_project, mon
     with pytest.raises(ConfigError, match="same rows"):
         build_context(load_config(cfg))
     assert closed == ["model"]
+
+
+def test_list_valued_columns_are_compared_as_text_not_a_crash(tmp_path):
+    """Parquet splits of equal size with a list column (tags): the row comparison used to
+    raise TypeError outside any check (exit 3)."""
+    train, test = frame(40, seed=1), frame(40, seed=2)
+    train["tags"], test["tags"] = [[i, i + 1] for i in range(40)], [[i] for i in range(40)]
+    train.to_parquet(tmp_path / "train.parquet")
+    test.to_parquet(tmp_path / "test.parquet")
+    path = tmp_path / "mlqa.yaml"
+    path.write_text(CONFIG.format(extra="").replace("train.csv", "train.parquet").replace("test.csv", "test.parquet"))
+    build_context(load_config(path))  # different rows: fine
+    train.to_parquet(tmp_path / "test.parquet")
+    with pytest.raises(ConfigError, match="same rows"):
+        build_context(load_config(path))
