@@ -154,13 +154,18 @@ def test_the_model_does_not_see_secrets(start, monkeypatch, tmp_path):
         proc.close()
 
 
-def test_clones_fit_in_the_worker(tmp_path):
-    (tmp_path / "sk_model.py").write_text(
+def _logistic_regression(folder: Path) -> ModelProcess:
+    """A worker holding a scikit-learn logistic regression of y = x > 0.5."""
+    (folder / "sk_model.py").write_text(
         "import numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
         "def make():\n"
         "    x = np.linspace(0, 1, 40).reshape(-1, 1)\n"
         "    return LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))\n")
-    proc = ModelProcess({"kind": "python", "ref": "sk_model:make", "base": str(tmp_path)})
+    return ModelProcess({"kind": "python", "ref": "sk_model:make", "base": str(folder)})
+
+
+def test_clones_fit_in_the_worker(tmp_path):
+    proc = _logistic_regression(tmp_path)
     try:
         model = RemoteModel(proc)
         x = np.linspace(0, 1, 40).reshape(-1, 1)
@@ -239,12 +244,7 @@ def test_a_worker_does_not_outlive_mlqa_killed_with_sigkill(tmp_path):
 
 
 def test_a_clone_from_before_a_restart_is_an_error_not_another_models_answers(tmp_path):
-    (tmp_path / "sk_model2.py").write_text(
-        "import numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
-        "def make():\n"
-        "    x = np.linspace(0, 1, 40).reshape(-1, 1)\n"
-        "    return LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))\n")
-    proc = ModelProcess({"kind": "python", "ref": "sk_model2:make", "base": str(tmp_path)})
+    proc = _logistic_regression(tmp_path)
     try:
         model = RemoteModel(proc)
         x = np.linspace(0, 1, 40).reshape(-1, 1)
