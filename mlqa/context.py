@@ -263,6 +263,7 @@ def build_context(config: "Config") -> CheckContext:
     _bind_contract(ctx)
     from ._data_sanity import check_data
     check_data(ctx, config)  # empty, one-class or train-as-test data: a ConfigError (exit 2)
+    _await_models(ctx)
     return ctx
 
 
@@ -282,6 +283,21 @@ def _infer_task(ctx: CheckContext) -> str:
     except SubjectError:  # the model did not load: its checks say so
         pass
     return "classification"
+
+
+def _await_models(ctx: CheckContext, within_s: float = 60.0) -> None:
+    """Wait (a bounded while) for the models loading in their workers, so no check measures
+    anything while a worker is still busy loading; the load overlapped the data reading. A
+    model that fails to load, or takes longer, is the error of the checks that call it."""
+    from .deadline import Cancelled, Deadline
+    wait = Deadline(within_s)
+    for name in ("model", "baseline"):
+        process = getattr(ctx.subject(name), "process", None)
+        if process is not None:
+            try:
+                process.info(wait)
+            except (SubjectError, Cancelled):
+                pass
 
 
 def _bind_contract(ctx: CheckContext) -> None:
