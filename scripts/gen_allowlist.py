@@ -267,7 +267,8 @@ def render(referenced: set[str], called: set[str]) -> str:
         "do not edit by hand (rerun the script after upgrading scikit-learn, NumPy or PyTorch).",
         "",
         f"Observed with {', '.join(versions)}, Python {sys.version.split()[0]}.",
-        "REFERENCED: may appear in a pickle; CALLED: may also be called while loading.",
+        "CALLED: may be called while loading; VALUES_ONLY: may appear in a pickle, never called;",
+        "REFERENCED: either (every name a pickle may use).",
         '"""',
         "",
     ]
@@ -276,13 +277,14 @@ def render(referenced: set[str], called: set[str]) -> str:
     if notes:
         lines[-2:-2] = ["", "Documented entries (libraries not installed when generating), read from:"] + \
             [f"[{n + 1}] {note}" for n, note in enumerate(notes)]
-    for var, names in (("REFERENCED", referenced), ("CALLED", called)):
+    for var, names in (("CALLED", called), ("VALUES_ONLY", set(referenced) - set(called))):
         lines.append(f"{var}: frozenset[str] = frozenset({{")
         for name in sorted(names):
             note = f"  # documented [{notes.index(sources[name]) + 1}]" if name in sources else ""
             lines.append(f"    {name!r},{note}")
         lines.append("})")
         lines.append("")
+    lines += ["REFERENCED: frozenset[str] = CALLED | VALUES_ONLY", ""]
     return "\n".join(lines)
 
 
