@@ -66,3 +66,21 @@ def line_chart(title: str, series: list[dict], *, x_label: str = "", y_label: st
                diagonal: bool = False) -> dict:
     return {"type": "line", "title": title, "series": series, "x_label": x_label,
             "y_label": y_label, "diagonal": diagonal}
+
+
+def timeline_chart(title: str, t: list, series: list[dict], bands: list[dict] | None = None) -> dict:
+    """Series sampled over time, drawn as panels stacked on one shared x axis (seconds from
+    the start), with shaded bands for time spans (a fault injected, say).
+
+    `t`: seconds from the start; `series`: [{"name", "unit", "y": [value or None per t]}]
+    (None, or NaN, leaves a gap); `bands`: [{"from": s, "to": s, "label": str}]."""
+    def num(v: Any) -> float | None:
+        if isinstance(v, bool):
+            return float(v)
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    return {"type": "timeline", "title": title, "t": [num(v) for v in t],
+            "series": [{"name": str(s.get("name", "")), "unit": str(s.get("unit") or ""),
+                        "y": [num(v) for v in s.get("y", [])]} for s in series],
+            "bands": [{"from": num(b.get("from")), "to": num(b.get("to")), "label": str(b.get("label", ""))}
+                      for b in (bands or [])]}

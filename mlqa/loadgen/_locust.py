@@ -24,6 +24,29 @@ LOCUSTFILE = Path(__file__).with_name("_locustfile.py")
 PERCENTILES = (50, 75, 90, 95, 99, 99.9, 99.99)
 
 
+def prepare(spec: dict, out_dir: str) -> tuple[dict, dict[str, str], list[str]]:
+    """Write `spec` (with `out_dir`) where the locustfile reads it: the spec, the
+    environment naming it, and the locust command line every process shares."""
+    spec = {**spec, "out_dir": out_dir}
+    spec_path = Path(out_dir) / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {**os.environ, "MLQA_LOAD_SPEC": str(spec_path)}
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+            "--loglevel", "WARNING", "--stop-timeout", "2", "--host", spec["host"]]
+    return spec, env, base
+
+
+def run_args(users: int, spawn_rate: int, seconds: float) -> list[str]:
+    """A headless run's users, spawn rate and run time (whole seconds)."""
+    return ["-u", str(users), "-r", str(spawn_rate), "-t", f"{math.ceil(seconds)}s"]
+
+
+def spawn(cmd: list[str], env: dict[str, str], *, stderr, stdin=None) -> subprocess.Popen:
+    """One locust process in its own session (so `stop_groups` reaches all it starts)."""
+    return subprocess.Popen(cmd, env=env, start_new_session=True, stdin=stdin,
+                            stdout=subprocess.DEVNULL, stderr=stderr)
+
+
 def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress: str | None,
                deadline: Deadline | None = None) -> dict:
     """Run locust (locally, or a master with `workers` local workers) and merge the HDR
@@ -33,30 +56,20 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
     deadline.check()
     from hdrh.histogram import HdrHistogram
     with tempfile.TemporaryDirectory(prefix="mlqa-load-") as tmp:
-        spec = {**spec, "out_dir": tmp}
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec))
-        env = {**os.environ, "MLQA_LOAD_SPEC": str(spec_path)}
-        base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-                "--loglevel", "WARNING", "--stop-timeout", "2", "--host", spec["host"]]
+        spec, env, base = prepare(spec, tmp)
         procs: list[subprocess.Popen] = []
-        run = ["-u", str(users), "-r", str(users), "-t", f"{math.ceil(seconds)}s"]
+        run = run_args(users, users, seconds)
         try:
             if workers:
                 port = free_port()
-                procs.append(subprocess.Popen(base + run + ["--master", "--expect-workers", str(workers),
-                                                            "--master-bind-host", "127.0.0.1",
-                                                            "--master-bind-port", str(port)],
-                                              env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.PIPE))
+                procs.append(spawn(base + run + ["--master", "--expect-workers", str(workers),
+                                                 "--master-bind-host", "127.0.0.1", "--master-bind-port",
+                                                 str(port)], env, stderr=subprocess.PIPE))
                 for _ in range(workers):
-                    procs.append(subprocess.Popen(base + ["--worker", "--master-host", "127.0.0.1",
-                                                          "--master-port", str(port)],
-                                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                                  stderr=subprocess.DEVNULL))
+                    procs.append(spawn(base + ["--worker", "--master-host", "127.0.0.1", "--master-port",
+                                               str(port)], env, stderr=subprocess.DEVNULL))
             else:
-                procs.append(subprocess.Popen(base + run, env=env, start_new_session=True,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                procs.append(spawn(base + run, env, stderr=subprocess.PIPE))
             limit = time.monotonic() + seconds + 60
             started = time.monotonic()
             while procs[0].poll() is None:

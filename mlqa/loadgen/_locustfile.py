@@ -6,9 +6,17 @@ Open model (`rate`): every user owns a share of a fixed schedule of intended sen
 as wrk2 does; latency is measured from the *intended* time, so a stalled server cannot
 hide its tail behind requests that were never sent (coordinated omission).
 Closed model (`users`): each user sends as soon as its previous answer arrives.
+
+Live (`live: true`, what `LoadRun` starts): the schedule's origin goes to `t0-<pid>.json` at
+test start and every completed request, as one line `[intended, done, ok, status]`, to
+`live-<pid>.jsonl`, flushed every LIVE_FLUSH_S; once stopped (SIGTERM), nothing more is sent.
+`timeout_s` bounds each request (connect and read), so a hung server gives errors instead of
+a user stuck on it; a live run stops itself once the process that started it (`parent_pid`)
+is gone.
 """
 import json
 import os
+import signal
 import threading
 import time
 
@@ -17,17 +25,21 @@ from hdrh.histogram import HdrHistogram
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-SPEC = json.load(open(os.environ["MLQA_LOAD_SPEC"]))
+with open(os.environ["MLQA_LOAD_SPEC"]) as _fh:
+    SPEC = json.load(_fh)
 BODY = json.dumps(SPEC["payload"]).encode() if SPEC.get("payload") is not None else None
 HEADERS = {**SPEC.get("headers", {}), **({"Content-Type": "application/json"} if BODY is not None else {})}
 HIST = HdrHistogram(1, 120_000_000, 3)              # microseconds, 1 us .. 120 s, 3 digits
 LAG = HdrHistogram(1, 120_000_000, 3)               # how late each request left its schedule
 STATE = {"t0": None, "requests": 0, "errors": 0, "first": None, "last": None, "index": 0,
-         "statuses": {}}
+         "statuses": {}, "quitting": False}
 LOCK = threading.Lock()
 #: gevent's libev loop waits in epoll, whose timeout is whole milliseconds: a sleep wakes
 #: about 1 ms late, so the schedule asks to wake that much early
 EPOLL_GRAIN_S = 0.001
+#: live runs: completed requests not yet written, and how often they are
+LIVE: list[str] | None = [] if SPEC.get("live") else None
+LIVE_FLUSH_S = 0.1
 
 
 def _record(intended: float, sent: float, done: float, ok: bool, status: int) -> None:
@@ -45,6 +57,25 @@ def _record(intended: float, sent: float, done: float, ok: bool, status: int) ->
     STATE["last"] = done if STATE["last"] is None else max(STATE["last"], done)
 
 
+def _flush_live() -> None:
+    if not LIVE:
+        return
+    lines = "".join(LIVE)
+    LIVE.clear()
+    # whole lines in one append; a reader takes a line once its newline is there
+    with open(os.path.join(SPEC["out_dir"], f"live-{os.getpid()}.jsonl"), "a") as fh:
+        fh.write(lines)
+
+
+def _set_t0(t: float) -> None:
+    STATE["t0"] = t
+    if LIVE is not None:
+        out = os.path.join(SPEC["out_dir"], f"t0-{os.getpid()}.json")
+        with open(out + ".tmp", "w") as fh:
+            json.dump({"t0": t}, fh)
+        os.replace(out + ".tmp", out)
+
+
 def _write(final: bool) -> None:
     out = os.path.join(SPEC["out_dir"], f"{'hist' if final else 'progress'}-{os.getpid()}.json")
     tmp = out + ".tmp"
@@ -59,27 +90,45 @@ def _write(final: bool) -> None:
 
 @events.test_start.add_listener
 def _start(environment, **kwargs):
-    STATE["t0"] = time.time()
+    _set_t0(time.time())
 
     def progress():
         while True:
             gevent.sleep(1.0)
             _write(final=False)
     gevent.spawn(progress)
+    if LIVE is not None:
+        def live():
+            while True:
+                gevent.sleep(LIVE_FLUSH_S)
+                _flush_live()
+                if SPEC.get("parent_pid") and os.getppid() != SPEC["parent_pid"]:
+                    os.kill(os.getpid(), signal.SIGTERM)  # whoever started the run is gone: stop
+                    return
+        gevent.spawn(live)
 
 
 @events.quitting.add_listener
 def _quit(environment, **kwargs):
+    STATE["quitting"] = True
+    _flush_live()
     _write(final=True)
+
+
+@events.quit.add_listener
+def _quit_last(**kwargs):
+    _flush_live()  # answers that arrived while locust stopped its users
 
 
 class ModelUser(FastHttpUser):
     wait_time = constant(0)
     host = SPEC["host"]
+    if SPEC.get("timeout_s"):
+        network_timeout = connection_timeout = float(SPEC["timeout_s"])
 
     def on_start(self):
         if STATE["t0"] is None:
-            STATE["t0"] = time.time()
+            _set_t0(time.time())
         self.slot = STATE["index"]
         STATE["index"] += 1
         self.k = 0
@@ -104,8 +153,13 @@ class ModelUser(FastHttpUser):
             delay = intended - time.time() - EPOLL_GRAIN_S
             if delay > 0:
                 gevent.sleep(delay)
+            if LIVE is not None and STATE["quitting"]:
+                return  # a live run was stopped: nothing more leaves its schedule
         else:
             intended = time.time()
         sent = time.time()
         ok, status = self._send()
-        _record(intended, sent, time.time(), ok, status)
+        done = time.time()
+        _record(intended, sent, done, ok, status)
+        if LIVE is not None:
+            LIVE.append(f"[{intended:.6f},{done:.6f},{int(ok)},{int(status)}]\n")
