@@ -14,7 +14,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     st = subparsers.add_parser("stack", help="the reference training and serving stack (zones, nodes, GPUs)")
     st_sub = st.add_subparsers(dest="stack_command", parser_class=type(st), required=True)
     for name, text in (("up", "start it and wait until every replica is healthy"),
-                       ("status", "zones, nodes, processes, GPUs and their health"),
+                       ("status", "zones, nodes, processes, GPUs, their health and the faults active now"),
                        ("down", "stop it; nothing is left running")):
         sp = st_sub.add_parser(name, help=text)
         sp.add_argument("--state-dir", default=".mlqa-stack", help="where its state, logs and stores live")
@@ -52,7 +52,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def render(state: dict) -> str:
-    """The status table: zones, nodes, their processes and GPUs, the gateway, training."""
+    """The status table: zones, nodes, their processes and GPUs, the gateway, training, and
+    the faults active now (`faults: none` when the stack is whole)."""
     gw = state["gateway"]
     lines = [f"gateway  {gw['url']}  pid {gw['pid']}  {'up' if gw['alive'] else 'DOWN'}  healthy replicas: "
              + ", ".join(f"{z} {n}" for z, n in gw["healthy_by_zone"].items()),
@@ -67,5 +68,29 @@ def render(state: dict) -> str:
     p = t.get("progress") or {}
     lines += ["", f"training {t['status']}" + (f"  step {p.get('step')}/{t.get('steps')}  loss {p.get('loss', 0):.4f}  "
                                               f"world {p.get('world_size')}  restarts {p.get('restarts')}"
-                                              if p else "")]
-    return "\n".join(lines)
+                                              if p else "")
+              + (f"  failed checkpoint writes {p['checkpoint_failures']}" if p.get("checkpoint_failures") else "")]
+    return "\n".join(lines + [""] + fault_lines(state.get("faults") or []))
+
+
+def fault_lines(faults: list[dict]) -> list[str]:
+    """`faults: none`, or `faults: N active` and one line per fault: kind, target, since when,
+    details."""
+    if not faults:
+        return ["faults: none"]
+    lines = [f"faults: {len(faults)} active"]
+    for f in faults:
+        since = time.strftime("%H:%M:%S", time.localtime(f["since"])) if f.get("since") else "?"
+        detail = "  ".join(f"{k} {_short(k, v)}" for k, v in f.get("detail", {}).items() if v is not None)
+        lines.append(f"  {f['kind']:<12} {f['target']:<22} since {since}  {detail}".rstrip())
+    return lines
+
+
+def _short(key: str, value: object) -> str:
+    if key.endswith("_at") and isinstance(value, (int, float)):
+        return time.strftime("%H:%M:%S", time.localtime(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(map(str, value[:4])) + ("…" if len(value) > 4 else "")
+    return str(value)

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..deadline import Deadline
 from ..errors import MlqaError
@@ -79,6 +80,13 @@ class Stack:
     def resume_node(self, node: str) -> None:
         self._call("POST", f"/nodes/{node}/resume")
 
+    def pause_zone(self, zone: str) -> None:
+        """SIGSTOP every process of every node of `zone` that is not down."""
+        self._call("POST", f"/zones/{zone}/pause")
+
+    def resume_zone(self, zone: str) -> None:
+        self._call("POST", f"/zones/{zone}/resume")
+
     def kill_zone(self, zone: str) -> dict[str, list[int]]:
         return self._call("POST", f"/zones/{zone}/kill")
 
@@ -98,8 +106,36 @@ class Stack:
     def heal_gpu(self, node: str, index: int) -> dict:
         return self._call("POST", f"/nodes/{node}/gpus/{index}/heal")
 
+    def kill_component(self, name: str) -> dict:
+        """SIGKILL one process and its whole tree: `gateway`, `<node>/replica-<i>` or
+        `<node>/training-agent` (state()["components"] lists them). The control plane
+        restarts it. Returns {"killed_pids": [...]}."""
+        return self._call("POST", f"/components/{quote(name, safe='')}/kill")
+
+    def stress_node(self, node: str, cpus: int = 1) -> dict:
+        """Busy-loop `cpus` CPUs as processes of `node` (replacing any stress there)."""
+        return self._call("POST", f"/nodes/{node}/stress", {"cpus": cpus})
+
+    def unstress_node(self, node: str) -> dict:
+        return self._call("POST", f"/nodes/{node}/unstress")
+
+    def fill_volume(self, volume: str) -> dict:
+        """Fill `volume` ("checkpoints"): every write to it fails with ENOSPC until unfilled."""
+        return self._call("POST", f"/volumes/{quote(volume, safe='')}/fill")
+
+    def unfill_volume(self, volume: str) -> dict:
+        return self._call("POST", f"/volumes/{quote(volume, safe='')}/unfill")
+
+    def faults(self) -> list[dict]:
+        """The faults active now: {kind, target, since, detail}; empty when the stack is whole."""
+        return self.state()["faults"]
+
     def start_training(self, **overrides: Any) -> dict:
         return self._call("POST", "/training/start", overrides)
+
+    def stop_training(self) -> None:
+        """Stop the running training job (its agents and workers); a no-op when none runs."""
+        self._call("POST", "/training/stop")
 
     def training(self) -> dict:
         return self.state()["training"]
@@ -126,6 +162,20 @@ class Stack:
 
     def down(self, timeout: float = 30) -> None:
         down(self.state_dir, timeout=timeout)
+
+    def sample_payload(self, rows: int = 1) -> dict:
+        """A valid OIP v2 inference request for the model the stack serves (rows of its
+        training data, label dropped): what load through the gateway sends."""
+        import pandas as pd
+
+        from ..endpoint import Endpoint
+        plan = json.loads((self.state_dir / "plan.json").read_text())
+        frame = pd.read_csv(plan["model"]["data"], nrows=max(rows, 1) * 10)
+        if plan["model"].get("label"):
+            frame = frame.drop(columns=plan["model"]["label"])
+        ep = Endpoint(url=self.gateway_url, protocol="oip-v2", model="model", header="Authorization",
+                      scheme="Bearer", token=self.token, timeout=5.0)
+        return ep.payload(frame.head(rows))
 
 
 def _reference_model(build: Path, seed: int = 0) -> tuple[Path, Path, str]:

@@ -4,11 +4,12 @@
 
 It starts the gateway and, per node, the serving replicas (and the training agent while a
 job runs); restarts a process that dies on its own; carries out faults (kill, pause a node
-or a zone, fault a GPU, degrade a zone's network) and their reverses; restarts a killed
-node after `node_restart_delay_s` when the topology sets one (cloud auto-repair); hosts the
-training rendezvous; writes `state.json`; and stops everything on `/shutdown`, or when the
-process that owns it (a pytest session) is gone. Its HTTP API listens on 127.0.0.1 and
-needs the admin token.
+or a zone, kill one component, fault a GPU, degrade a zone's network, stress a node's CPUs,
+fill the checkpoint volume) and their reverses; lists the faults active now, read off the
+live state; restarts a killed node after `node_restart_delay_s` when the topology sets one
+(cloud auto-repair); hosts the training rendezvous; writes `state.json`; and stops
+everything on `/shutdown`, or when the process that owns it (a pytest session) is gone. Its
+HTTP API listens on 127.0.0.1 and needs the admin token.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ..auth import bearer_matches
 from ..procs import ProcessTable, descendants, pid_alive, signal_all, tagged
@@ -31,6 +33,10 @@ XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94:
                13: "graphics engine exception", 31: "GPU memory page fault", 63: "ECC page retirement",
                64: "ECC page retirement failure", 74: "NVLink error", 92: "high single-bit ECC error rate",
                95: "uncontained ECC error"}
+#: the volumes that can be filled; while `<state_dir>/volumes/<name>.full` exists, writes to it fail
+VOLUMES = ("checkpoints",)
+#: one CPU's worth of busy loop (the last argument names the node, for `ps`)
+STRESS_CMD = [sys.executable, "-c", "while True: pass", "mlqa.stack.stress"]
 
 
 class Supervisor:
@@ -45,6 +51,8 @@ class Supervisor:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.gateway: subprocess.Popen | None = None
         self.events: list[dict] = []
+        self.stress: dict[str, dict[str, Any]] = {}     # node -> {"procs": [...], "since": epoch s}
+        self.fault_since: dict[str, float] = {}         # "gpu:<node>/gpu<i>", "network:<zone>" -> when
         self.env = {**os.environ, "MLQA_STACK_ID": self.plan["stack_id"],
                     self.plan["token_env"]: self.secrets["token"],
                     "MLQA_STACK_INTERNAL_TOKEN": self.secrets["internal"],
@@ -108,6 +116,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     pass
             self.training.node_killed(name)
+            _reap(self.stress.pop(name, {}).get("procs", []))
             delay = self.topology.get("node_restart_delay_s")
             self.nodes[name].update(status="down", since=time.time(),
                                     restart_at=None if delay is None or reason == "shutdown" else time.time() + delay)
@@ -125,13 +134,21 @@ class Supervisor:
             self._event("restart_node", node=name)
 
     def pause_node(self, name: str) -> None:
+        """SIGSTOP every process of the node (a down node cannot be paused; pausing a paused
+        one changes nothing)."""
         with self.lock:
+            if self.nodes[name]["status"] == "down":
+                raise RuntimeError(f"{name} is down: there is nothing to pause")
             signal_all(self.node_pids(name), signal.SIGSTOP)
-            self.nodes[name].update(status="paused", since=time.time())
-            self._event("pause_node", node=name)
+            if self.nodes[name]["status"] != "paused":
+                self.nodes[name].update(status="paused", since=time.time())
+                self._event("pause_node", node=name)
 
     def resume_node(self, name: str) -> None:
+        """SIGCONT the node's processes; a node that is not paused is left as it is."""
         with self.lock:
+            if self.nodes[name]["status"] != "paused":
+                return
             signal_all(self.node_pids(name), signal.SIGCONT)
             self.nodes[name].update(status="up", since=time.time())
             self._event("resume_node", node=name)
@@ -139,8 +156,99 @@ class Supervisor:
     def zone_nodes(self, zone: str) -> list[str]:
         found = [n for n, s in self.nodes.items() if s["zone"] == zone]
         if not found:
-            raise KeyError(f"no zone {zone!r}")
+            raise KeyError(f"no zone {zone!r}; zones: {', '.join(sorted({s['zone'] for s in self.nodes.values()}))}")
         return found
+
+    def pause_zone(self, zone: str) -> list[str]:
+        """Pause every node of the zone that is not down; returns the nodes paused."""
+        with self.lock:
+            nodes = [n for n in self.zone_nodes(zone) if self.nodes[n]["status"] != "down"]
+            if not nodes:
+                raise RuntimeError(f"every node of {zone} is down: there is nothing to pause")
+            for n in nodes:
+                self.pause_node(n)
+            return nodes
+
+    def resume_zone(self, zone: str) -> list[str]:
+        """Resume the zone's paused nodes; returns them."""
+        with self.lock:
+            nodes = [n for n in self.zone_nodes(zone) if self.nodes[n]["status"] == "paused"]
+            for n in nodes:
+                self.resume_node(n)
+            return nodes
+
+    # -- components: one process (and its tree), restarted by the monitor --------------------
+    def components(self) -> dict[str, subprocess.Popen]:
+        """The killable processes by name: `gateway`, `<node>/replica-<i>` (1-based) of every
+        node not down, and `<node>/training-agent` while an agent runs there."""
+        found = {"gateway": self.gateway} if self.gateway is not None else {}
+        for name in self.nodes:
+            for i, p in enumerate(self.procs.get(name, [])):
+                found[f"{name}/replica-{i + 1}"] = p
+            agent = self.training.agents.get(name)
+            if agent is not None and agent.poll() is None:
+                found[f"{name}/training-agent"] = agent
+        return found
+
+    def kill_component(self, name: str) -> list[int]:
+        """SIGKILL one component and every process below it (not its node): the monitor
+        restarts it, as a kubelet would a crashed container."""
+        with self.lock:
+            found = self.components()
+            if name not in found:
+                raise KeyError(f"no component {name!r}; components: {', '.join(found) or 'none'}")
+            pids = _reap([found[name]])
+            self._event("kill_component", component=name, pids=len(pids))
+            return pids
+
+    # -- CPU stress ----------------------------------------------------------------------------
+    def stress_node(self, name: str, cpus: int = 1) -> dict:
+        """Start `cpus` busy loops on the node, tagged as its processes (a node kill or pause
+        takes them too); replaces any stress already there."""
+        if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= 256:
+            raise ValueError(f"cpus is a whole number from 1 to 256, got {cpus!r}")
+        with self.lock:
+            if self.nodes[name]["status"] == "down":
+                raise RuntimeError(f"{name} is down: there is nothing to stress")
+            _reap(self.stress.pop(name, {}).get("procs", []))
+            procs = [self._spawn([*STRESS_CMD, name], f"{name}-stress.log", name) for _ in range(cpus)]
+            if self.nodes[name]["status"] == "paused":
+                signal_all({p.pid for p in procs}, signal.SIGSTOP)
+            self.stress[name] = {"procs": procs, "since": time.time()}
+            self._event("stress_node", node=name, cpus=cpus)
+            return {"node": name, "cpus": cpus, "pids": [p.pid for p in procs]}
+
+    def unstress_node(self, name: str) -> dict:
+        """Stop the node's busy loops (none there: nothing to do)."""
+        with self.lock:
+            pids = _reap(self.stress.pop(name, {}).get("procs", []))
+            if pids:
+                self._event("unstress_node", node=name)
+            return {"node": name, "stopped_pids": pids}
+
+    # -- volumes -------------------------------------------------------------------------------
+    def volume_marker(self, volume: str) -> Path:
+        """The file whose presence makes `volume` full."""
+        if volume not in VOLUMES:
+            raise KeyError(f"no volume {volume!r}; volumes: {', '.join(VOLUMES)}")
+        return self.dir / "volumes" / f"{volume}.full"
+
+    def fill_volume(self, volume: str) -> dict:
+        """From now on every write to `volume` fails with ENOSPC (until `unfill_volume`)."""
+        with self.lock:
+            marker = self.volume_marker(volume)
+            if not marker.exists():
+                write_json(marker, {"since": time.time()})
+                self._event("fill_volume", volume=volume)
+            return {"volume": volume, "full": True, "marker": str(marker)}
+
+    def unfill_volume(self, volume: str) -> dict:
+        with self.lock:
+            marker = self.volume_marker(volume)
+            if marker.exists():
+                marker.unlink()
+                self._event("unfill_volume", volume=volume)
+            return {"volume": volume, "full": False, "marker": str(marker)}
 
     # -- GPUs --------------------------------------------------------------------------------
     def gpus_file(self, node: str) -> Path:
@@ -159,14 +267,18 @@ class Supervisor:
                 raise KeyError(f"{node} has no GPU {index}")
             gpus[index].update(healthy=False, xid=xid, reason=XID_MEANING.get(xid, "GPU error"))
             self._write_gpus(node, gpus)
+            self.fault_since[f"gpu:{node}/gpu{index}"] = time.time()
             self._event("fault_gpu", node=node, gpu=index, xid=xid)
             return gpus[index]
 
     def heal_gpu(self, node: str, index: int) -> dict:
         with self.lock:
             gpus = self.gpus(node)
+            if not 0 <= index < len(gpus):
+                raise KeyError(f"{node} has no GPU {index}")
             gpus[index].update(healthy=True, xid=None, reason=None)
             self._write_gpus(node, gpus)
+            self.fault_since.pop(f"gpu:{node}/gpu{index}", None)
             self._event("heal_gpu", node=node, gpu=index)
             return gpus[index]
 
@@ -186,6 +298,24 @@ class Supervisor:
         r = httpx.request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
                           headers={"Authorization": f"Bearer {self.secrets['admin']}"})
         return r.json()
+
+    def degrade_zone(self, zone: str, body: dict) -> dict:
+        """Set the zone's added latency / dropped share at the gateway (zeros heal it)."""
+        import httpx
+        self.zone_nodes(zone)
+        try:
+            result = self.gateway_call("PUT", f"/admin/zones/{zone}/network", body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"the gateway does not answer ({type(exc).__name__}): is it restarting?") from None
+        if "error" in result:
+            raise ValueError(result["error"])
+        with self.lock:
+            if result.get("latency_s") or result.get("drop"):
+                self.fault_since[f"network:{zone}"] = time.time()
+                self._event("degrade_zone", zone=zone, latency_s=result["latency_s"], drop=result["drop"])
+            elif self.fault_since.pop(f"network:{zone}", None) is not None:
+                self._event("heal_zone", zone=zone)
+        return result
 
     # -- state -------------------------------------------------------------------------------
     def _event(self, kind: str, **detail: Any) -> None:
@@ -218,8 +348,41 @@ class Supervisor:
                     "token_env": self.plan["token_env"], "token_file": str(self.dir / "token"),
                     "zones": sorted({s["zone"] for s in self.nodes.values()}), "nodes": nodes,
                     "training": self.training.state(), "events": self.events[-20:],
+                    "components": [{"name": n, "pid": p.pid, "alive": p.poll() is None}
+                                   for n, p in self.components().items()],
+                    "faults": self.faults(gw.get("faults", {})),
                     "ready": all(health.get(n, False) or not self.plan["replica_ports"][n] for n in self.nodes
                                  if self.nodes[n]["status"] == "up") and bool(gw.get("upstreams"))}
+
+    def faults(self, network: dict[str, dict]) -> list[dict]:
+        """Every fault active now, read off the live state (`network`: the gateway's zone
+        faults): {kind, target, since, detail}. Empty when the stack is whole."""
+        out: list[dict] = []
+
+        def add(kind: str, target: str, since: float | None, **detail: Any) -> None:
+            out.append({"kind": kind, "target": target, "since": since, "detail": detail})
+        for name, st in self.nodes.items():
+            if st["status"] == "down" and not self.stopping.is_set():
+                add("node-down", name, st["since"], zone=st["zone"], restart_at=st["restart_at"])
+            elif st["status"] == "paused":
+                add("node-paused", name, st["since"], zone=st["zone"])
+            for g in self.gpus(name):
+                if not g["healthy"]:
+                    target = f"{name}/gpu{g['index']}"
+                    add("gpu-fault", target, self.fault_since.get(f"gpu:{target}"), xid=g["xid"], reason=g["reason"])
+        for zone, f in sorted(network.items()):
+            if f.get("latency_s") or f.get("drop"):
+                add("network", zone, self.fault_since.get(f"network:{zone}"), latency_ms=f["latency_s"] * 1000,
+                    drop=f["drop"])
+        for name, entry in self.stress.items():
+            live = [p.pid for p in entry["procs"] if p.poll() is None]
+            if live:
+                add("cpu-stress", name, entry["since"], cpus=len(live), pids=live)
+        for volume in VOLUMES:
+            marker = self.volume_marker(volume)
+            if marker.exists():
+                add("disk-full", volume, _since(marker), path=str(marker))
+        return out
 
     def monitor(self) -> None:
         owner = self.plan.get("owner_pid")
@@ -273,12 +436,18 @@ def _handler(sup: Supervisor):
         ("POST", "nodes", "resume"): lambda a, b: sup.resume_node(a[0]),
         ("POST", "zones", "kill"): lambda a, b: {n: sup.kill_node(n) for n in sup.zone_nodes(a[0])},
         ("POST", "zones", "restart"): lambda a, b: [sup.restart_node(n) for n in sup.zone_nodes(a[0])],
-        ("POST", "zones", "pause"): lambda a, b: [sup.pause_node(n) for n in sup.zone_nodes(a[0])],
-        ("POST", "zones", "resume"): lambda a, b: [sup.resume_node(n) for n in sup.zone_nodes(a[0])],
-        ("PUT", "zones", "network"): lambda a, b: sup.gateway_call("PUT", f"/admin/zones/{a[0]}/network", b),
+        ("POST", "zones", "pause"): lambda a, b: sup.pause_zone(a[0]),
+        ("POST", "zones", "resume"): lambda a, b: sup.resume_zone(a[0]),
+        ("PUT", "zones", "network"): lambda a, b: sup.degrade_zone(a[0], b),
+        ("POST", "components", "kill"): lambda a, b: {"killed_pids": sup.kill_component(a[0])},
+        ("POST", "nodes", "stress"): lambda a, b: sup.stress_node(a[0], b.get("cpus", 1)),
+        ("POST", "nodes", "unstress"): lambda a, b: sup.unstress_node(a[0]),
+        ("POST", "volumes", "fill"): lambda a, b: sup.fill_volume(a[0]),
+        ("POST", "volumes", "unfill"): lambda a, b: sup.unfill_volume(a[0]),
         ("POST", "gpus", "fault"): lambda a, b: sup.fault_gpu(a[0], int(a[1]), int(b.get("xid", 79))),
         ("POST", "gpus", "heal"): lambda a, b: sup.heal_gpu(a[0], int(a[1])),
         ("POST", "training", "start"): lambda a, b: sup.training.start(b),
+        ("POST", "training", "stop"): lambda a, b: sup.training.stop("stopped on request"),
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -301,7 +470,7 @@ def _handler(sup: Supervisor):
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 return self._reply(400, {"error": "body is not JSON"})
-            parts = [p for p in self.path.split("/") if p]
+            parts = [unquote(p) for p in self.path.split("/") if p]     # a component's name: %2F for "/"
             try:
                 if method == "GET" and parts == ["state"]:
                     return self._reply(200, sup.state())
@@ -309,7 +478,8 @@ def _handler(sup: Supervisor):
                     self._reply(200, {"stopping": True})
                     threading.Thread(target=_stop_server, args=(sup, self.server), daemon=True).start()
                     return None
-                # /nodes/N/verb, /zones/Z/verb, /nodes/N/gpus/I/verb, /training/verb
+                # /nodes/N/verb, /zones/Z/verb, /components/C/verb, /volumes/V/verb,
+                # /nodes/N/gpus/I/verb, /training/verb
                 if len(parts) == 5 and parts[0] == "nodes" and parts[2] == "gpus":
                     key, args = (method, "gpus", parts[4]), [parts[1], parts[3]]
                 elif len(parts) == 3:
@@ -338,6 +508,30 @@ def _handler(sup: Supervisor):
             self._route("PUT")
 
     return Handler
+
+
+def _reap(procs: list[subprocess.Popen], timeout: float = 5.0) -> list[int]:
+    """SIGKILL each process and everything below it (a stopped one too), and wait (bounded)
+    until every one is gone; returns the pids signalled."""
+    pids = descendants([p.pid for p in procs if p.poll() is None])
+    signal_all(pids, signal.SIGCONT)
+    signal_all(pids, signal.SIGKILL)
+    end = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(timeout=max(end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            pass
+    while time.monotonic() < end and any(pid_alive(p) for p in pids):
+        time.sleep(0.02)
+    return sorted(pids)
+
+
+def _since(marker: Path) -> float | None:
+    try:
+        return json.loads(marker.read_text())["since"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _stop_server(sup: Supervisor, server: ThreadingHTTPServer) -> None:

@@ -11,7 +11,7 @@ from ..yamldoc import LocatedYaml, load_yaml
 TOP_KEYS = ("version", "zones", "nodes_per_zone", "gpus_per_node", "replicas_per_node", "node_restart_delay_s",
             "gateway", "training", "model")
 GATEWAY_KEYS = ("health_interval_s", "unhealthy_after", "try_timeout_s", "retries", "rate_limit")
-TRAINING_KEYS = ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "min_nodes", "lr", "seed",
+TRAINING_KEYS = ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "min_nodes", "nodes", "lr", "seed",
                  "step_time_s")
 MODEL_KEYS = ("path", "data", "label", "trusted")
 
@@ -65,6 +65,8 @@ class TrainingSettings:
     checkpoint_every: int = 25
     keep_checkpoints: int = 3
     min_nodes: int = 1
+    #: nodes the job runs on, taken one per zone in turn (0: every node with GPUs)
+    nodes: int = 0
     lr: float = 0.05
     seed: int = 0
     step_time_s: float = 0.02
@@ -129,6 +131,8 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
                   for z in zones for i in range(per_zone))
     gateway = GatewaySettings(**_section(doc, root, "gateway", GATEWAY_KEYS, GatewaySettings()))
     training = TrainingSettings(**_section(doc, root, "training", TRAINING_KEYS, TrainingSettings()))
+    if training.nodes < 0:
+        raise doc.error("training.nodes is a whole number >= 0 (0: every node)", "training", "nodes")
     if training.min_nodes > len(nodes):
         raise doc.error(f"training.min_nodes ({training.min_nodes}) exceeds the {len(nodes)} nodes",
                         "training", "min_nodes")

@@ -50,10 +50,13 @@ class TrainingJob:
         (job_dir / "checkpoints").mkdir(parents=True)
         port = free_port()
         self.store = TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
-        nodes = [n["name"] for n in self.sup.topology["nodes"] if n["gpus"] > 0]
+        nodes = job_nodes(self.sup.topology["nodes"], int(settings.get("nodes") or 0))
+        if not isinstance(settings.get("nodes", 0), int) or settings.get("min_nodes", 1) > len(nodes):
+            raise ValueError(f"training on {len(nodes)} node(s) cannot meet min_nodes {settings.get('min_nodes')}")
         self.spec = {**settings, "job_id": job_id, "job_dir": str(job_dir), "rdzv_port": port, "data": data,
                      "label": label, "max_nodes": len(nodes),
-                     "gpus_files": {n: str(self.sup.gpus_file(n)) for n in nodes}}
+                     "gpus_files": {n: str(self.sup.gpus_file(n)) for n in nodes},
+                     "checkpoints_full_file": str(self.sup.volume_marker("checkpoints"))}
         write_json(job_dir / "spec.json", self.spec)
         self.status, self.started_at, self.finished_at, self.message = "running", time.time(), None, ""
         for name in nodes:
@@ -102,14 +105,14 @@ class TrainingJob:
             self.status, self.finished_at = "failed", time.time()
             self.message = "every training node is down and none will be repaired"
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "the stack was stopped") -> None:
         for name in list(self.agents):
             if self.agents[name].poll() is None:
                 from ._agent import stop_tree
                 stop_tree(self.agents[name])
         self.agents.clear()
         if self.status == "running":
-            self.status, self.message = "stopped", "the stack was stopped"
+            self.status, self.message = "stopped", reason
 
     def state(self) -> dict:
         if self.spec is None:
@@ -123,6 +126,19 @@ class TrainingJob:
                 "checkpoint_every": self.spec["checkpoint_every"],
                 "agents": {n: {"pid": p.pid, "alive": p.poll() is None} for n, p in self.agents.items()},
                 "started_at": self.started_at, "finished_at": self.finished_at}
+
+
+def job_nodes(nodes: list[dict], count: int) -> list[str]:
+    """The nodes with GPUs a job runs on: all of them (`count` 0), or `count` taken one per
+    zone in turn (zone-a's first, zone-b's first, ..., zone-a's second, ...)."""
+    with_gpus = [n for n in nodes if n["gpus"] > 0]
+    if not count:
+        return [n["name"] for n in with_gpus]
+    zones: dict[str, list[str]] = {}
+    for n in with_gpus:
+        zones.setdefault(n["zone"], []).append(n["name"])
+    order = [z[i] for i in range(max(map(len, zones.values()), default=0)) for z in zones.values() if i < len(z)]
+    return order[:count]
 
 
 def work_lost(steps_log: Path) -> list[int]:

@@ -5,12 +5,15 @@ The global batch is fixed and split over however many workers the round has, eac
 worker's loss scaled so that DDP's average is the global batch's mean: the trajectory does
 not depend on the world size, so a run that lost a node ends where a fault-free run does.
 Resumes from the newest checkpoint whose checksum holds; rank 0 writes a checkpoint every
-`checkpoint_every` steps (atomic, with its sha256) and the progress file probes read.
+`checkpoint_every` steps (atomic, with its sha256) and the progress file probes read. A
+checkpoint write that fails (the volume is full) is survived: noted in steps.log, counted
+in the progress file, and the next checkpoint tries again.
 Before every step the worker reads its device's health; a faulted device fails the step
 as CUDA does (RuntimeError naming the XID).
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -28,6 +31,31 @@ def _device_fault(gpus_file: Path, device: int) -> str | None:
     if g is None or g["healthy"]:
         return None
     return f"CUDA error: unspecified launch failure (Xid {g['xid']}: {g['reason']}) on GPU {device}"
+
+
+def _checkpoint_failures(steps_log: Path) -> int:
+    """Checkpoint writes that failed in this job so far (earlier launches included)."""
+    try:
+        return sum(1 for line in steps_log.read_text().splitlines() if line.startswith("checkpoint_failed "))
+    except OSError:
+        return 0
+
+
+def _save_checkpoint(store, step: int, state: dict, log) -> bool:
+    """Write the step's checkpoint; False (noted in steps.log and on stderr) when the write
+    failed — a full disk must not end the training."""
+    import torch
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    try:
+        store.save(step, buf.getvalue())
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        print(f"checkpoint at step {step} not written: {exc}", file=sys.stderr, flush=True)
+        log.write(f"checkpoint_failed {step} {name}\n")
+        log.flush()
+        return False
+    return True
 
 
 def _data(path: str, label: str):
@@ -63,7 +91,8 @@ def main() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
     ddp = DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9)
-    store = CheckpointStore(job / "checkpoints", keep=spec["keep_checkpoints"])
+    full = spec.get("checkpoints_full_file")
+    store = CheckpointStore(job / "checkpoints", keep=spec["keep_checkpoints"], full_marker=Path(full) if full else None)
     step, resumed, rejected = 0, None, []
     found = store.latest()
     if found is not None:
@@ -73,6 +102,7 @@ def main() -> None:
         opt.load_state_dict(state["optimizer"])
         resumed = step
     log = open(job / "steps.log", "a") if rank == 0 else None
+    failures = _checkpoint_failures(job / "steps.log") if rank == 0 else 0
     if log:
         log.write(f"resume {resumed or 0} world {world} restarts {restarts}\n")
         log.flush()
@@ -99,14 +129,14 @@ def main() -> None:
             log.flush()
         if rank == 0:
             if step % spec["checkpoint_every"] == 0 or step == spec["steps"]:
-                buf = io.BytesIO()
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}, buf)
-                store.save(step, buf.getvalue())
+                snapshot = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}
+                failures += not _save_checkpoint(store, step, snapshot, log)
             elapsed = max(time.time() - started, 1e-9)
             write_json(job / "progress.json", {
                 "step": step, "steps": spec["steps"], "loss": last_loss, "world_size": world, "restarts": restarts,
                 "samples_per_s": (step - (resumed or 0)) * gb / elapsed, "resumed_from": resumed,
-                "rejected_checkpoints": rejected, "at": time.time()}, durable=False)
+                "rejected_checkpoints": rejected, "checkpoint_failures": failures, "at": time.time()},
+                durable=False)
         if spec.get("step_time_s"):
             time.sleep(spec["step_time_s"])           # the simulated device's compute time
     if rank == 0:
