@@ -1,5 +1,5 @@
 """`mlqa` command line: a thin client of `mlqa.Session` (run, gate) and of the packages
-that bring their own sub-commands (serve, stack). Exit codes: 0 promote / all passed,
+that bring their own sub-commands (serve, stack, chaos). Exit codes: 0 promote / all passed,
 1 blocked / not all passed, 2 usage or config error, 3 internal error."""
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The `mlqa` command line: the core commands here, `serve` and `stack` from their
     packages (each adds its own sub-parser)."""
+    from .chaos import add_parser as add_chaos
     from .serve import add_parser as add_serve
     from .stack import add_parser as add_stack
     p = _Parser(prog="mlqa", description="Testing and quality gates for production ML.")
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(handler=_report)
     add_serve(sub)
     add_stack(sub)
+    add_chaos(sub)
     i = sub.add_parser("init", help="write a starter mlqa.yaml from a data file and a model path")
     i.add_argument("--data", required=True, help="training data (CSV or Parquet)")
     i.add_argument("--test", help="test data (default: the same folder's test file if any)")
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from .errors import MlqaError
     try:
-        return args.handler(args)
+        with _terminated_cancels():  # SIGTERM: like Ctrl-C, what runs rolls back first
+            return args.handler(args)
     except MlqaError as exc:
         print(f"mlqa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

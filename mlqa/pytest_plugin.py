@@ -266,3 +266,18 @@ def mlqa_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     state_dir = tmp_path_factory.mktemp("mlqa-stack")
     request.addfinalizer(lambda: down(state_dir))
     yield up(topology, state_dir, owner_pid=os.getpid())
+
+
+@pytest.fixture
+def mlqa_chaos(mlqa_stack, request: pytest.FixtureRequest, tmp_path: Path):
+    """`mlqa_chaos(FILE)`: run a chaos experiment against the session's reference stack
+    (`mlqa_stack`, whatever the file's target says) and return its `CheckResult`; every
+    fault is rolled back before it returns, whatever happens. Record it in the gate with
+    `mlqa_record(result)` when the test should count."""
+    from .chaos import run_experiment
+    from .deadline import Deadline
+
+    def mlqa_chaos(experiment: Any, *, timeout: float = 600.0) -> Any:
+        return run_experiment(experiment, attach=mlqa_stack.state_dir, out=tmp_path,
+                              deadline=Deadline(timeout), state_dir=mlqa_stack.state_dir.parent / "mlqa-state")
+    return mlqa_chaos

@@ -1,0 +1,496 @@
+"""Running one experiment: open the target, resolve and guard the plan, lock the target,
+measure the steady state, inject the method's faults on schedule (journaled first) while
+watching the stop conditions, revert, measure the recovery, and judge the verdict. The
+rollback runs on every way out — normal end, failed verdict, exception, stop condition,
+the check's deadline, SIGINT and SIGTERM (both arrive as the deadline's cancel)."""
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..deadline import Cancelled, Deadline
+from ..errors import ConfigError
+from ..results import CheckResult
+from ._catalogue import FAULTS, FIGURES
+from ._expr import show_value
+from ._journal import ChaosError, Journal, TargetLock, new_run_id, state_root
+from ._spec import Experiment, FaultSpec
+from .backends import Inventory, SelectorError
+
+TICK_S = 0.05
+
+
+@dataclass
+class Planned:
+    spec: FaultSpec
+    targets: list[str]
+    affected: set[str]
+    reverts: list[dict] = field(default_factory=list)
+    injected_at: float | None = None
+    reverted_at: float | None = None
+    detected_at: float | None = None
+    error: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"f{self.spec.index}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.kind} {','.join(self.targets)}"
+
+
+# ---------------------------------------------------------------------- the plan
+def open_backend(exp: Experiment, deadline: Deadline) -> Any:
+    if exp.target.kind == "processes":
+        from .backends.processes import LocalProcesses
+        return LocalProcesses.open(exp.target.processes)
+    from .backends.local import LocalStack
+    return LocalStack.open(exp.target.topology, exp.target.state_dir, deadline)
+
+
+def static_inventory(exp: Experiment) -> Inventory | None:
+    """The inventory of the stack the experiment would bring up (for a dry run)."""
+    if exp.target.kind != "stack" or exp.target.state_dir is not None:
+        return None
+    from .backends.local import inventory_of_topology
+    return inventory_of_topology(exp.target.topology, training=exp.probe("training") is not None)
+
+
+def plan_faults(exp: Experiment, backend: Any, inv: Inventory) -> list[Planned]:
+    """Resolve every selector against `inv`; a selector that matches nothing is a
+    ConfigError at its line. Then the blast-radius guard."""
+    rng = random.Random(exp.seed)
+    out = []
+    for f in exp.method:
+        try:
+            targets = backend.resolve(f.kind, f.select, rng, inv)
+        except SelectorError as exc:
+            raise exp.error(f"{f.kind}: {exc}", "method", f.index, "select") from None
+        out.append(Planned(spec=f, targets=targets, affected=backend.affected_nodes(f.kind, targets, inv)))
+    if not exp.allow_total_outage:
+        guard(exp, out, inv)
+    return out
+
+
+def guard(exp: Experiment, planned: list[Planned], inv: Inventory) -> None:
+    """Refuse a plan that takes down every zone, every serving replica or every training
+    node at once (faults overlapping in time; a fault timed by training step may overlap
+    anything)."""
+    def window(p: Planned) -> tuple[float, float]:
+        return (0.0, math.inf) if p.spec.at_step is not None else (p.spec.at, p.spec.at + p.spec.duration)
+
+    for p in planned:
+        start = window(p)[0]
+        live = [q for q in planned if window(q)[0] <= start < window(q)[1] or q is p]
+        zones_out: set[str] = set()
+        nodes_out: set[str] = set()
+        replicas_out: set[str] = set()
+        for q in live:
+            k = q.spec.kind
+            if k in ("zone-outage", "network-partition"):
+                zones_out |= set(q.targets)
+            elif k in ("node-kill", "node-pause"):
+                nodes_out |= set(q.targets)
+            elif k == "process-kill":
+                replicas_out |= {t for t in q.targets if "/replica-" in t or t == "gateway"}
+        nodes_out |= {n for n, z in inv.nodes.items() if z in zones_out}
+        zones_out |= {z for z in inv.zones if all(n in nodes_out for n, nz in inv.nodes.items() if nz == z)}
+        serving = {n for n, r in inv.replicas.items() if r}
+        training = {n for n, g in inv.gpus.items() if g}
+        what = None
+        if inv.zones and set(inv.zones) <= zones_out:
+            what = f"every zone ({', '.join(inv.zones)})"
+        elif serving and serving <= nodes_out:
+            what = f"every serving node ({', '.join(sorted(serving))})"
+        elif training and training <= nodes_out and exp.probe("training") is not None:
+            what = f"every training node ({', '.join(sorted(training))})"
+        elif "gateway" in replicas_out or (inv.components and {c for c in inv.components if "/replica-" in c}
+                                           and {c for c in inv.components if "/replica-" in c} <= replicas_out):
+            what = "the gateway" if "gateway" in replicas_out else "every serving replica"
+        if what:
+            raise exp.error(f"this takes down {what} at once (from {p.spec.at:g}s): a total outage, "
+                            f"not a resilience test", "method", p.spec.index,
+                            hint="set `allow_total_outage: true` at the top level if that is the point")
+
+
+def describe_plan(exp: Experiment, planned: list[Planned]) -> list[dict]:
+    return [{"fault": p.spec.kind, "targets": p.targets, "line": p.spec.line,
+             "at": (f"step {p.spec.at_step}" if p.spec.at_step is not None else f"{p.spec.at:g}s"),
+             "duration_s": p.spec.duration, "reverse": FAULTS[p.spec.kind].reverse,
+             **({k: v for k, v in p.spec.params.items()})} for p in planned]
+
+
+# ---------------------------------------------------------------------- observation
+class Observer:
+    """The gateway's own view, every 100 ms: which replicas are in rotation (and since when,
+    by its clock), for time-to-detect and the timeline; the stack's faults, less often."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.samples: list[tuple[float, dict[str, bool], dict[str, float]]] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mlqa-chaos-observer", daemon=True)
+
+    def start(self) -> None:
+        if hasattr(self.backend, "gateway_state"):
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            at = time.time()
+            try:
+                gw = self.backend.gateway_state()
+                health: dict[str, bool] = {}
+                changed: dict[str, float] = {}
+                for u in gw.get("upstreams", []):
+                    key = u["url"]
+                    health[key] = bool(u["healthy"])
+                    changed[key] = float(u.get("changed_at") or at)
+                self.samples.append((at, health, changed))
+            except Exception:  # noqa: BLE001 - the gateway may be restarting: a gap in the timeline
+                self.errors += 1
+            self._stop.wait(0.1)
+
+    def healthy(self, sample: dict[str, bool]) -> int:
+        return sum(1 for v in sample.values() if v)
+
+    def detection(self, nodes: set[str], since: float, until: float, node_of: dict[str, str]) -> float | None:
+        """When every replica of `nodes` was out of rotation, by the gateway's clock."""
+        for at, health, changed in self.samples:
+            if at < since or at > until + 0.5:
+                continue
+            urls = [u for u in health if node_of.get(u) in nodes]
+            if urls and all(not health[u] for u in urls):
+                return max(changed[u] for u in urls)
+        return None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------- the run
+class Run:
+    def __init__(self, exp: Experiment, *, out_dir: Path | None, deadline: Deadline | None = None,
+                 state_root_dir: Path | None = None) -> None:
+        self.exp = exp
+        self.out_dir = out_dir
+        self.deadline = deadline or Deadline.never()
+        self.state_root = state_root_dir or state_root()
+        self.run_id = new_run_id()
+        self.planned: list[Planned] = []
+        self.probes: list[Any] = []
+        self.observer: Observer | None = None
+        self.journal: Journal | None = None
+        self.events: list[dict] = []
+        self.stopped: str = ""
+        self.reverted_ok = True
+        self.leftovers: list[dict] = []
+        self.t_start = self.t_method = self.t_end_method = self.t_recovered = math.nan
+        self.steady_error = ""
+        self.stop_timing: dict[str, float] = {}
+        self.requests: list = []
+        self.node_of: dict[str, str] = {}
+        self.initial_healthy = 0
+
+    def event(self, what: str, **detail: Any) -> None:
+        self.events.append({"t": round(time.time() - self.t_start, 3) if self.t_start == self.t_start else 0.0,
+                            "event": what, **detail})
+
+    # ------------------------------------------------------------------ main
+    def execute(self) -> CheckResult:
+        exp = self.exp
+        try:
+            backend = open_backend(exp, self.deadline)
+        except SelectorError as exc:
+            return CheckResult(status="error", message=f"the target could not be reached: {exc}")
+        try:
+            inv = backend.inventory()
+            self.planned = plan_faults(exp, backend, inv)
+            lock = TargetLock(backend.lock_key(), self.state_root)
+            lock.acquire(f"the target {backend.descriptor()}")
+            try:
+                return self._locked(backend, inv)
+            finally:
+                lock.release()
+        finally:
+            backend.close()
+
+    def _locked(self, backend: Any, inv: Inventory) -> CheckResult:
+        paths = [self.state_root / "journals" / f"{self.run_id}.jsonl"]
+        if self.out_dir is not None:
+            paths.append(Path(self.out_dir) / "chaos" / f"{self.exp.name}.journal.jsonl")
+        self.journal = Journal(paths, self.run_id)
+        self.journal.write("begin", run_id=self.run_id, pid=os.getpid(), experiment=self.exp.name,
+                           file=str(self.exp.path), target=backend.descriptor())
+        error: BaseException | None = None
+        try:
+            self._phases(backend, inv)
+        except (Cancelled, KeyboardInterrupt) as exc:
+            error = exc
+            self.event("cancelled", reason=str(exc) or type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - rolled back below, then reported as error
+            error = exc
+            self.event("exception", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._rollback(backend)
+            for p in self.probes:
+                try:
+                    got = p.stop()
+                    if p.kind == "load":
+                        self.requests = got
+                except Exception:  # noqa: BLE001 - stopping the others matters more
+                    pass
+            if self.observer is not None:
+                self.observer.stop()
+            try:
+                self.leftovers = backend.active_faults()
+            except Exception as exc:  # noqa: BLE001
+                self.leftovers = [{"kind": "unknown", "target": f"could not ask the target: {exc}"}]
+            self.journal.write("end", leftovers=self.leftovers, reverted_ok=self.reverted_ok)
+            self.journal.close()
+        if isinstance(error, (Cancelled, KeyboardInterrupt)):
+            raise error
+        from ._verdict import judge_run
+        return judge_run(self, error)
+
+    def _phases(self, backend: Any, inv: Inventory) -> None:
+        from ._probes import LoadProbe, PollProbe, TrainingProbe
+        exp, dl = self.exp, self.deadline
+        urls = backend.urls()
+        for spec in exp.steady_state:
+            if spec.kind == "load":
+                from ..endpoint import Endpoint
+                if spec.params.get("url"):
+                    token = os.environ.get(spec.params["token_env"]) if spec.params.get("token_env") else None
+                    ep = Endpoint(url=spec.params["url"].rstrip("/"), protocol=spec.params["protocol"],
+                                  model=spec.params["model"],
+                                  header="Authorization", scheme="Bearer", token=token,
+                                  timeout=spec.params["timeout"])
+                    payload = spec.params.get("body") or {}
+                else:
+                    ep = backend.endpoint(spec.params["timeout"])
+                    payload = spec.params.get("body") or backend.sample_payload()
+                self.probes.append(LoadProbe(spec, ep, payload))
+            elif spec.kind == "training":
+                self.probes.append(TrainingProbe(spec, backend))
+            else:
+                self.probes.append(PollProbe(spec, urls))
+        t = exp.timing
+        training = next((p for p in self.probes if p.kind == "training"), None)
+        horizon = t.before_timeout + t.steady + exp.length_s + t.recover_timeout + t.after + 60 + \
+            (training.spec.params["timeout"] if training else 0)
+        self.t_start = time.time()
+        if hasattr(backend, "gateway_state"):
+            gw = backend.gateway_state()
+            self.node_of = {u["url"]: u["node"] for u in gw.get("upstreams", [])}
+            self.initial_healthy = sum(1 for u in gw.get("upstreams", []) if u["healthy"])
+        self.observer = Observer(backend)
+        self.observer.start()
+        for p in self.probes:
+            p.start(horizon)
+            if p.kind == "load" and p.run.pid:   # so `recover` can stop it should this runner die
+                import psutil
+                try:
+                    started = psutil.Process(p.run.pid).create_time()
+                    self.journal.write("probe_processes", pids=[(p.run.pid, started)])
+                except psutil.Error:
+                    pass
+        self.event("probes_started", probes=[p.name for p in self.probes])
+        # -- before: the steady state must hold for `steady` seconds
+        load = next((p for p in self.probes if p.kind == "load"), None)
+        limit = time.time() + t.before_timeout + t.steady
+        since = None
+        why: list[str] = []
+        while True:
+            dl.check()
+            now = time.time()
+            for p in self.probes:
+                p.poll(now)
+            if since is None and all(p.ready() for p in self.probes):
+                since = max(now, (load.run.t0 + 0.5) if load is not None and load.run.t0 else now)
+            if since is not None and now >= since + t.steady:
+                verdicts = [(p, *p.holds(now - t.steady, now)) for p in self.probes]
+                if all(v[1] is True for v in verdicts):
+                    break
+                why = [f"{p.name}: {detail}" for p, ok, detail in verdicts if ok is not True]
+                if any(v[1] is False for v in verdicts):
+                    since = now - t.steady + 0.5         # slide: the next full window
+            if now > limit:
+                self.steady_error = "; ".join(why) or "the probes never became ready"
+                self.event("steady_state_not_met", why=self.steady_error)
+                return
+            dl.sleep(0.1)
+        self.t_method = time.time()
+        self.event("method_started")
+        self._method(backend)
+        self.t_end_method = time.time()
+        if self.stopped:
+            return
+        self._recover(backend, training)
+
+    def _method(self, backend: Any) -> None:
+        exp, dl = self.exp, self.deadline
+        training = next((p for p in self.probes if p.kind == "training"), None)
+        load = next((p for p in self.probes if p.kind == "load"), None)
+        breach_since: dict[str, float] = {}
+        next_stop_check = 0.0
+        max_len = exp.length_s + (training.spec.params["timeout"] if training else 0) + 30
+        while True:
+            dl.check()
+            now = time.time()
+            rel = now - self.t_method
+            for p in self.probes:
+                p.poll(now)
+            for p in self.planned:
+                if p.injected_at is None and not p.error:
+                    due = (p.spec.at_step is None and rel >= p.spec.at) or \
+                          (p.spec.at_step is not None and training is not None and training.step() >= p.spec.at_step)
+                    if due:
+                        self._inject(backend, p)
+                    elif p.spec.at_step is not None and training is not None and training.done():
+                        p.error = f"never injected: the job ended before step {p.spec.at_step}"
+                        self.event("not_injected", fault=p.label, why=p.error)
+                elif p.injected_at is not None and p.reverted_at is None and now >= p.injected_at + p.spec.duration:
+                    self._revert(backend, p)
+            if now >= next_stop_check and exp.stop_conditions:
+                next_stop_check = now + 0.1
+                reason = self._stop_breached(load, now, breach_since)
+                if reason:
+                    self.stopped = reason
+                    self.event("stopped", reason=reason)
+                    self._rollback(backend)
+                    # the breach was observable once it had lasted `for`: how long the abort took
+                    cond = next(c for c in exp.stop_conditions if c.text in reason)
+                    self.stop_timing = {"breached_since_s": round(breach_since[cond.text] - self.t_start, 3),
+                                        "for_s": cond.for_s, "fired_s": round(now - self.t_start, 3),
+                                        "rolled_back_s": round(time.time() - self.t_start, 3),
+                                        "abort_latency_s": round(time.time() - breach_since[cond.text]
+                                                                 - cond.for_s, 3)}
+                    return
+            if all(p.reverted_at is not None or p.error for p in self.planned):
+                return
+            if rel > max_len:
+                raise ChaosError(f"the method did not finish within {max_len:.0f}s")
+            dl.sleep(TICK_S)
+
+    def _stop_breached(self, load: Any, now: float, since: dict[str, float]) -> str:
+        live = dict(load.live(now)) if load is not None else {}
+        if self.observer is not None and self.observer.samples:
+            live["healthy_replicas"] = float(self.observer.healthy(self.observer.samples[-1][1]))
+        live["probes_failing"] = float(sum(1 for p in self.probes if p.kind not in ("load", "training")
+                                          and p.holds(now - 5, now)[0] is False))
+        for cond in self.exp.stop_conditions:
+            c = cond.comparison
+            got = c.holds(live.get(c.name))
+            if got:
+                since.setdefault(cond.text, now)
+                if now - since[cond.text] >= cond.for_s:
+                    return f"stop condition `{cond.text}` breached (observed {c.show(live.get(c.name))})"
+            else:
+                since.pop(cond.text, None)
+        return ""
+
+    def _inject(self, backend: Any, p: Planned) -> None:
+        p.reverts = backend.reverts(p.spec.kind, p.targets)
+        self.journal.write("inject", fault_id=p.id, label=p.label, kind=p.spec.kind, targets=p.targets,
+                           reverts=p.reverts)
+        p.injected_at = time.time()
+        try:
+            backend.inject(p.spec.kind, p.targets, p.spec.select, p.spec.params)
+        except Exception as exc:  # noqa: BLE001 - still reverted (the journal has the reverts)
+            p.error = f"injection failed: {type(exc).__name__}: {exc}"
+            self.event("inject_failed", fault=p.label, error=p.error)
+            self._revert(backend, p)
+            raise ChaosError(f"{p.label}: {p.error}") from None
+        self.journal.write("injected", fault_id=p.id)
+        self.event("injected", fault=p.label)
+
+    def _revert(self, backend: Any, p: Planned) -> None:
+        failures = []
+        for action in p.reverts:
+            for attempt in range(3):
+                try:
+                    backend.revert(action)
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried, then reported
+                    if attempt == 2:
+                        failures.append(f"{action}: {type(exc).__name__}: {exc}")
+                    time.sleep(0.2)
+        p.reverted_at = time.time()
+        if failures:
+            self.reverted_ok = False
+            self.journal.write("revert_failed", fault_id=p.id, failures=failures)
+            self.event("revert_failed", fault=p.label, failures=failures)
+        else:
+            self.journal.write("reverted", fault_id=p.id)
+            self.event("reverted", fault=p.label)
+
+    def _rollback(self, backend: Any) -> None:
+        """Revert every fault injected and not yet reverted, at once."""
+        for p in self.planned:
+            if p.injected_at is not None and p.reverted_at is None:
+                self._revert(backend, p)
+
+    def _recover(self, backend: Any, training: Any) -> None:
+        exp, dl = self.exp, self.deadline
+        reverted = [p.reverted_at for p in self.planned if p.reverted_at]
+        last = max(reverted) if reverted else time.time()
+        limit = last + exp.timing.recover_timeout
+        while True:
+            dl.check()
+            now = time.time()
+            for p in self.probes:
+                p.poll(now)
+            held = [p.holds(last, now)[0] for p in self.probes if p.kind != "training"]
+            whole = self._whole(backend)
+            if whole and all(h is True for h in held):
+                self.t_recovered = now
+                self.event("recovered")
+                break
+            if now > limit:
+                self.event("not_recovered", within_s=exp.timing.recover_timeout)
+                break
+            dl.sleep(0.1)
+        end_after = time.time() + exp.timing.after
+        while time.time() < end_after or (training is not None and not training.done()):
+            dl.check()
+            now = time.time()
+            for p in self.probes:
+                p.poll(now)
+            if training is not None and now > self.t_method + training.spec.params["timeout"]:
+                self.event("training_timeout", timeout_s=training.spec.params["timeout"])
+                break
+            dl.sleep(0.1)
+
+    def _whole(self, backend: Any) -> bool:
+        """No fault active on the target, and the gateway has every replica back."""
+        try:
+            if backend.active_faults():
+                return False
+        except Exception:  # noqa: BLE001 - unreachable is not whole
+            return False
+        if self.observer is not None and self.observer.samples and self.initial_healthy:
+            return self.observer.healthy(self.observer.samples[-1][1]) >= self.initial_healthy
+        return True
+
+
+def figure_unit(name: str) -> str:
+    return FIGURES[name].unit if name in FIGURES else ""
+
+
+def show(name: str, value: Any) -> str:
+    return show_value(value, figure_unit(name))
+
+
+def fail_config(exp: Experiment, message: str, *path: Any) -> ConfigError:
+    return exp.error(message, *path)
