@@ -54,6 +54,8 @@ bench: $(STAMP) deepchecks-env
 	$(BIN)/python bench/load_vs_locust.py
 	$(BIN)/python bench/stack_resilience.py
 	$(BIN)/python bench/model_isolation.py
+	$(BIN)/python bench/chaos_experiments.py
+	$(BIN)/python bench/chaos_overhead.py
 
 clean:
 	rm -rf $(VENV) $(DC_VENV) mlqa-out

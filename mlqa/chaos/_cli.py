@@ -69,21 +69,22 @@ def render_catalogue() -> str:
     for f in FAULTS.values():
         out.append(f"  {f.name:<18} select: {', '.join(f.select)}")
         out.append(f"  {'':<18} {f.doc}; reverse: {f.reverse}")
-        for p in f.params:
-            out.append(f"  {'':<18} {p.name} ({p.kind}{', required' if p.required else f', default {p.default}'}): "
-                       f"{p.doc}")
+        out += _param_lines(f.params, 18)
     out += ["", "PROBES (steady_state:)"]
     for pk in PROBES.values():
         out.append(f"  {pk.name:<12} {pk.doc}")
-        for p in pk.params:
-            out.append(f"  {'':<12} {p.name} ({p.kind}{', required' if p.required else f', default {p.default}'}): "
-                       f"{p.doc}")
+        out += _param_lines(pk.params, 12)
     out += ["", "FIGURES (verdict:, e.g. `availability >= 99.9%`)"]
     for fig in FIGURES.values():
         out.append(f"  {fig.name:<22} [{fig.unit}{', ' + fig.probe + ' probe' if fig.probe else ''}] {fig.doc}")
     out += ["", "STOP CONDITIONS (stop_conditions:, e.g. `success_rate < 90% for 5s`)",
             "  " + ", ".join(f"{k} [{u}]" for k, (u, _) in LIVE.items())]
     return "\n".join(out)
+
+
+def _param_lines(params: tuple, indent: int) -> list[str]:
+    return [f"  {'':<{indent}} {p.name} ({p.kind}{', required' if p.required else f', default {p.default}'}): {p.doc}"
+            for p in params]
 
 
 def _recover(args: argparse.Namespace) -> int:

@@ -51,10 +51,12 @@ def default_stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def no_retries(tmp_path_factory):
-    """The twin of the retry claims: the gateway does not retry a failed request."""
-    d, stack = _stack(tmp_path_factory, "chaos-no-retries", "zones: [zone-a, zone-b, zone-c]\nnodes_per_zone: 2\n"
-                                                            "gpus_per_node: 0\ngateway: {retries: 0}\n")
+def fragile(tmp_path_factory):
+    """The twins' stack: the gateway neither retries a failed request nor ever concludes a
+    replica is unhealthy from failed health checks (a refused connection still ejects it)."""
+    d, stack = _stack(tmp_path_factory, "chaos-fragile", "zones: [zone-a, zone-b, zone-c]\nnodes_per_zone: 2\n"
+                                                         "gpus_per_node: 0\n"
+                                                         "gateway: {retries: 0, unhealthy_after: 100000}\n")
     try:
         yield stack
     finally:
@@ -160,25 +162,14 @@ def test_node_kill_twin_with_a_long_checkpoint_interval_fails(default_stack, tmp
     assert_whole(default_stack)
 
 
-@pytest.mark.parametrize("name", ["replica-kill.yaml", "network-partition.yaml"])
-def test_retry_claims_fail_without_retries(name, no_retries, tmp_path):
-    result = run_experiment(EXPERIMENTS / name, attach=no_retries.state_dir)
+@pytest.mark.parametrize("name, breached", [("replica-kill.yaml", "requests_lost"),
+                                            ("network-partition.yaml", "availability"),
+                                            ("node-pause.yaml", "time_to_detect = never breaches")])
+def test_the_fragile_twin_fails_each_serving_claim(name, breached, fragile):
+    result = run_experiment(EXPERIMENTS / name, attach=fragile.state_dir)
     assert result.status == "failed", result.message
-    assert "availability" in result.message or "requests_lost" in result.message
-    assert_whole(no_retries)
-
-
-def test_node_pause_twin_without_health_checks_is_never_detected(tmp_path_factory, tmp_path):
-    d, stack = _stack(tmp_path_factory, "chaos-no-health", "zones: [zone-a, zone-b, zone-c]\nnodes_per_zone: 2\n"
-                      "gpus_per_node: 0\ngateway: {unhealthy_after: 100000}\n")
-    try:
-        # health checks that never conclude: a replica is admitted by one good check, never ejected by failed ones
-        result = run_experiment(EXPERIMENTS / "node-pause.yaml", attach=stack.state_dir)
-        assert result.status == "failed", result.message
-        assert "time_to_detect = never breaches `time_to_detect <= 5s`" in result.message
-        assert not any(f for f in stack.state()["faults"])
-    finally:
-        down(d)
+    assert breached in result.message
+    assert_whole(fragile)
 
 
 # ------------------------------------------------------------------ rollback on every way out
@@ -270,3 +261,16 @@ def test_experiments_in_mlqa_yaml_join_the_model_checks_in_one_decision(toy_proj
     res = pytester.runpytest_subprocess("--collect-only", "-q", "--mlqa-config", str(cfg), "-p", "no:cacheprovider")
     res.stdout.fnmatch_lines(["*mlqa.yaml::chaos.experiment[[]node_pause[]]"])
     assert_whole(default_stack)
+
+
+def test_the_mlqa_chaos_fixture_runs_an_experiment_from_a_hand_written_test(pytester, tmp_path):
+    exp = variant(EXPERIMENTS / "node-pause.yaml", tmp_path / "pause.yaml", ("duration: 6s", "duration: 2s"))
+    pytester.makepyfile(test_resilience=f"""
+        def test_a_hung_node_is_survived(mlqa_chaos, mlqa_stack):
+            result = mlqa_chaos({str(exp)!r})
+            assert result.id == "chaos.experiment[node_pause]"
+            assert result.status == "passed", result.message
+            assert mlqa_stack.state()["faults"] == []
+    """)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    res.assert_outcomes(passed=1)
