@@ -68,7 +68,8 @@ def one_zone(tmp_path: Path) -> str:
     ("network-partition", [["zone-b"]]),
     ("gpu-xid", [["zone-b-node-1/gpu0"]]),
     ("disk-full", [["checkpoints"]]),
-    ("replica-kill", [["zone-a-node-1/replica-1"], ["zone-b-node-1/replica-1"], ["zone-c-node-1/replica-1"]]),
+    ("replica-kill", [["zone-a-node-1/replica-1"], ["zone-b-node-1/replica-1"], ["zone-c-node-1/replica-1"],
+                      ["zone-a-node-2/replica-1"]]),
 ])
 def test_shipped_plans_resolve_against_the_default_topology(name, expected):
     path = SHIPPED / f"{name}.yaml"
