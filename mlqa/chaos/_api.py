@@ -44,7 +44,7 @@ def run_experiment(exp: Experiment | str | Path, *, out: str | Path | None = Non
 def plan_experiment(exp: Experiment | str | Path, *, attach: str | Path | None = None) -> dict[str, Any]:
     """What a run would do, resolved against the live target (or, for a stack the run
     would bring up, against its topology), injecting nothing."""
-    from ._runner import describe_plan, open_backend, plan_faults, static_inventory
+    from ._plan import describe_plan, open_backend, plan_faults, static_inventory
     exp = _experiment(exp, attach)
     inv = static_inventory(exp)
     if inv is not None:

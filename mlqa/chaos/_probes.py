@@ -4,7 +4,6 @@ False, or None while it has not seen enough.) The load probe keeps every request
 so the figures are computed afterwards from the raw requests, not from summaries."""
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 import threading
@@ -76,9 +75,10 @@ class LoadProbe:
         if not self.ready():
             return {}
         b = now - LIVE_LAG_S
-        st = self.stats(b - 1.0, b, now)
+        reqs = self.run.requests()
+        st = self.stats(b - 1.0, b, now, reqs)
         # requests due more than `timeout` ago and still missing count as failed, live too
-        late = self.stats(b - 1.0 - self.timeout - 1.0, b - self.timeout - 1.0, now)
+        late = self.stats(b - 1.0 - self.timeout - 1.0, b - self.timeout - 1.0, now, reqs)
         if late["missing"] > 0 and (st["requests"] == 0):
             st = late
         return {"success_rate": st["success_rate"], "error_rate": st["error_rate"], "p50": st["p50_ms"],
@@ -286,6 +286,3 @@ def _expand(text: str, urls: dict[str, str]) -> str:
         text = text.replace("{" + k + "}", v)
     return text
 
-
-def finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -7,178 +7,21 @@ from __future__ import annotations
 
 import math
 import os
-import random
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..deadline import Cancelled, Deadline
-from ..errors import ConfigError
 from ..results import CheckResult
-from ._catalogue import FAULTS, FIGURES
-from ._expr import show_value
 from ._journal import ChaosError, Journal, TargetLock, new_run_id, state_root
-from ._spec import Experiment, FaultSpec
+from ._observer import Observer
+from ._plan import Planned, open_backend, plan_faults
+from ._spec import Experiment
 from .backends import Inventory, SelectorError
 
 TICK_S = 0.05
 
 
-@dataclass
-class Planned:
-    spec: FaultSpec
-    targets: list[str]
-    affected: set[str]
-    reverts: list[dict] = field(default_factory=list)
-    injected_at: float | None = None
-    reverted_at: float | None = None
-    detected_at: float | None = None
-    error: str = ""
-
-    @property
-    def id(self) -> str:
-        return f"f{self.spec.index}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.spec.kind} {','.join(self.targets)}"
-
-
-# ---------------------------------------------------------------------- the plan
-def open_backend(exp: Experiment, deadline: Deadline) -> Any:
-    if exp.target.kind == "processes":
-        from .backends.processes import LocalProcesses
-        return LocalProcesses.open(exp.target.processes)
-    from .backends.local import LocalStack
-    return LocalStack.open(exp.target.topology, exp.target.state_dir, deadline)
-
-
-def static_inventory(exp: Experiment) -> Inventory | None:
-    """The inventory of the stack the experiment would bring up (for a dry run)."""
-    if exp.target.kind != "stack" or exp.target.state_dir is not None:
-        return None
-    from .backends.local import inventory_of_topology
-    return inventory_of_topology(exp.target.topology, training=exp.probe("training") is not None)
-
-
-def plan_faults(exp: Experiment, backend: Any, inv: Inventory) -> list[Planned]:
-    """Resolve every selector against `inv`; a selector that matches nothing is a
-    ConfigError at its line. Then the blast-radius guard."""
-    rng = random.Random(exp.seed)
-    out = []
-    for f in exp.method:
-        try:
-            targets = backend.resolve(f.kind, f.select, rng, inv)
-        except SelectorError as exc:
-            raise exp.error(f"{f.kind}: {exc}", "method", f.index, "select") from None
-        out.append(Planned(spec=f, targets=targets, affected=backend.affected_nodes(f.kind, targets, inv)))
-    if not exp.allow_total_outage:
-        guard(exp, out, inv)
-    return out
-
-
-def guard(exp: Experiment, planned: list[Planned], inv: Inventory) -> None:
-    """Refuse a plan that takes down every zone, every serving replica or every training
-    node at once (faults overlapping in time; a fault timed by training step may overlap
-    anything)."""
-    def window(p: Planned) -> tuple[float, float]:
-        return (0.0, math.inf) if p.spec.at_step is not None else (p.spec.at, p.spec.at + p.spec.duration)
-
-    for p in planned:
-        start = window(p)[0]
-        live = [q for q in planned if window(q)[0] <= start < window(q)[1] or q is p]
-        zones_out: set[str] = set()
-        nodes_out: set[str] = set()
-        replicas_out: set[str] = set()
-        for q in live:
-            k = q.spec.kind
-            if k in ("zone-outage", "network-partition"):
-                zones_out |= set(q.targets)
-            elif k in ("node-kill", "node-pause"):
-                nodes_out |= set(q.targets)
-            elif k == "process-kill":
-                replicas_out |= {t for t in q.targets if "/replica-" in t or t == "gateway"}
-        nodes_out |= {n for n, z in inv.nodes.items() if z in zones_out}
-        zones_out |= {z for z in inv.zones if all(n in nodes_out for n, nz in inv.nodes.items() if nz == z)}
-        serving = {n for n, r in inv.replicas.items() if r}
-        training = {n for n, g in inv.gpus.items() if g}
-        what = None
-        if inv.zones and set(inv.zones) <= zones_out:
-            what = f"every zone ({', '.join(inv.zones)})"
-        elif serving and serving <= nodes_out:
-            what = f"every serving node ({', '.join(sorted(serving))})"
-        elif training and training <= nodes_out and exp.probe("training") is not None:
-            what = f"every training node ({', '.join(sorted(training))})"
-        elif "gateway" in replicas_out or (inv.components and {c for c in inv.components if "/replica-" in c}
-                                           and {c for c in inv.components if "/replica-" in c} <= replicas_out):
-            what = "the gateway" if "gateway" in replicas_out else "every serving replica"
-        if what:
-            raise exp.error(f"this takes down {what} at once (from {p.spec.at:g}s): a total outage, "
-                            f"not a resilience test", "method", p.spec.index,
-                            hint="set `allow_total_outage: true` at the top level if that is the point")
-
-
-def describe_plan(exp: Experiment, planned: list[Planned]) -> list[dict]:
-    return [{"fault": p.spec.kind, "targets": p.targets, "line": p.spec.line,
-             "at": (f"step {p.spec.at_step}" if p.spec.at_step is not None else f"{p.spec.at:g}s"),
-             "duration_s": p.spec.duration, "reverse": FAULTS[p.spec.kind].reverse,
-             **({k: v for k, v in p.spec.params.items()})} for p in planned]
-
-
-# ---------------------------------------------------------------------- observation
-class Observer:
-    """The gateway's own view, every 100 ms: which replicas are in rotation (and since when,
-    by its clock), for time-to-detect and the timeline; the stack's faults, less often."""
-
-    def __init__(self, backend: Any) -> None:
-        self.backend = backend
-        self.samples: list[tuple[float, dict[str, bool], dict[str, float]]] = []
-        self.errors = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="mlqa-chaos-observer", daemon=True)
-
-    def start(self) -> None:
-        if hasattr(self.backend, "gateway_state"):
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            at = time.time()
-            try:
-                gw = self.backend.gateway_state()
-                health: dict[str, bool] = {}
-                changed: dict[str, float] = {}
-                for u in gw.get("upstreams", []):
-                    key = u["url"]
-                    health[key] = bool(u["healthy"])
-                    changed[key] = float(u.get("changed_at") or at)
-                self.samples.append((at, health, changed))
-            except Exception:  # noqa: BLE001 - the gateway may be restarting: a gap in the timeline
-                self.errors += 1
-            self._stop.wait(0.1)
-
-    def healthy(self, sample: dict[str, bool]) -> int:
-        return sum(1 for v in sample.values() if v)
-
-    def detection(self, nodes: set[str], since: float, until: float, node_of: dict[str, str]) -> float | None:
-        """When every replica of `nodes` was out of rotation, by the gateway's clock."""
-        for at, health, changed in self.samples:
-            if at < since or at > until + 0.5:
-                continue
-            urls = [u for u in health if node_of.get(u) in nodes]
-            if urls and all(not health[u] for u in urls):
-                return max(changed[u] for u in urls)
-        return None
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-
-# ---------------------------------------------------------------------- the run
 class Run:
     def __init__(self, exp: Experiment, *, out_dir: Path | None, deadline: Deadline | None = None,
                  state_root_dir: Path | None = None) -> None:
@@ -482,15 +325,3 @@ class Run:
         if self.observer is not None and self.observer.samples and self.initial_healthy:
             return self.observer.healthy(self.observer.samples[-1][1]) >= self.initial_healthy
         return True
-
-
-def figure_unit(name: str) -> str:
-    return FIGURES[name].unit if name in FIGURES else ""
-
-
-def show(name: str, value: Any) -> str:
-    return show_value(value, figure_unit(name))
-
-
-def fail_config(exp: Experiment, message: str, *path: Any) -> ConfigError:
-    return exp.error(message, *path)
