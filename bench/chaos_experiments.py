@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWN = ("availability", "p99_steady", "p99_fault", "p99_ratio", "requests_lost", "time_to_detect",
-         "time_to_recover", "training_completed", "training_steps_lost", "world_size_min", "checkpoint_failures")
+         "time_to_recover", "training_completed", "training_steps_lost", "training_steps_lost_max", "world_size_min", "checkpoint_failures")
 
 
 def main(files: list[str]) -> None:

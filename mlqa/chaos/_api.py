@@ -44,7 +44,7 @@ def run_experiment(exp: Experiment | str | Path, *, out: str | Path | None = Non
 def plan_experiment(exp: Experiment | str | Path, *, attach: str | Path | None = None) -> dict[str, Any]:
     """What a run would do, resolved against the live target (or, for a stack the run
     would bring up, against its topology), injecting nothing."""
-    from ._plan import describe_plan, open_backend, plan_faults, static_inventory
+    from ._plan import describe_plan, live_inventory, open_backend, plan_faults, static_inventory
     exp = _experiment(exp, attach)
     inv = static_inventory(exp)
     if inv is not None:
@@ -55,7 +55,7 @@ def plan_experiment(exp: Experiment | str | Path, *, attach: str | Path | None =
     else:
         backend = open_backend(exp, Deadline(60))
         try:
-            planned = plan_faults(exp, backend, backend.inventory())
+            planned = plan_faults(exp, backend, live_inventory(exp, backend))
             where = str(backend.descriptor())
         finally:
             backend.close()

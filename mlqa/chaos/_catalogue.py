@@ -71,7 +71,8 @@ FAULTS: dict[str, FaultKind] = {f.name: f for f in (
               "heal the partition", takes_out="zone-network"),
     FaultKind("process-kill", ("component",) + tuple(p.name for p in _PICK), (),
               "SIGKILL one named component and its process tree: `gateway`, `<node>/replica-<i>`, "
-              "`<node>/training-agent` (globs allowed); the stack restarts it as a kubelet would",
+              "`<node>/training-agent`, `rendezvous` (the training job's store; globs allowed); the stack "
+              "restarts it as a kubelet would",
               "none needed: wait for the restart"),
     FaultKind("cpu-stress", ("node", "zone") + tuple(p.name for p in _PICK),
               (Param("cpus", "int", 1, doc="busy processes started on the node"),),
@@ -148,6 +149,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("training_completed", "bool", "training", "the job finished successfully"),
     Figure("training_steps_lost", "steps", "training", "steps redone after restarts (furthest step reached "
            "minus the checkpoint resumed from, summed)"),
+    Figure("training_steps_lost_max", "steps", "training", "the most steps one restart redid (what a "
+           "checkpoint interval bounds, however many restarts the faults caused)"),
     Figure("training_restarts", "count", "training", "times the job resumed after a failure"),
     Figure("world_size_min", "count", "training", "the smallest world size seen"),
     Figure("checkpoint_interval", "steps", "training", "the job's checkpoint_every"),

@@ -50,6 +50,14 @@ def static_inventory(exp: Experiment) -> Inventory | None:
     return inventory_of_topology(exp.target.topology, training=exp.probe("training") is not None)
 
 
+def live_inventory(exp: Experiment, backend: Any) -> Inventory:
+    """The target's inventory now, plus, on a stack, the components the experiment's own
+    training job will start."""
+    if exp.target.kind == "stack" and exp.probe("training") is not None:
+        return backend.inventory(training=True)
+    return backend.inventory()
+
+
 def plan_faults(exp: Experiment, backend: Any, inv: Inventory) -> list[Planned]:
     """Resolve every selector against `inv`; a selector that matches nothing is a
     ConfigError at its line. Then the blast-radius guard."""

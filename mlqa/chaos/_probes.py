@@ -169,12 +169,15 @@ class TrainingProbe:
     def figures(self) -> dict[str, Any]:
         t = self.latest
         p = t.get("progress") or {}
-        worlds = [s[1].get("progress", {}).get("world_size") for s in self.samples
-                  if (s[1].get("progress") or {}).get("world_size")]
+        # each launch's world size from the job's own log (exact); sampled progress otherwise
+        worlds = [w for w in t.get("world_sizes") or [] if w] or \
+            [s[1].get("progress", {}).get("world_size") for s in self.samples
+             if (s[1].get("progress") or {}).get("world_size")]
         lost = list(t.get("work_lost_steps") or [])
         rejected = list(p.get("rejected_checkpoints") or [])
         return {"training_completed": t.get("status") == "succeeded",
                 "training_steps_lost": float(sum(lost)) if t else float("nan"),
+                "training_steps_lost_max": float(max(lost, default=0)) if t else float("nan"),
                 "training_restarts": float(len(lost)),
                 "world_size_min": float(min(worlds)) if worlds else float("nan"),
                 "checkpoint_interval": float(t.get("checkpoint_every") or float("nan")),
@@ -208,12 +211,16 @@ class PollProbe:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._series = None
+        self._client = None        # one client for the probe's life: a new one costs ~20 ms of CPU
         if self.kind == "prometheus":
             from ._prom import Series, parse_expr
             self.expr = parse_expr(self.params["expr"])
             self._series = Series(keep_s=(self.expr.window_s or 0) + 5)
 
     def start(self, horizon_s: float) -> None:
+        if self.kind in ("http", "prometheus"):
+            import httpx
+            self._client = httpx.Client(follow_redirects=False)
         self._thread = threading.Thread(target=self._loop, name=f"mlqa-probe-{self.name}", daemon=True)
         self._thread.start()
 
@@ -235,8 +242,7 @@ class PollProbe:
 
     def sample(self) -> tuple[bool, str]:
         if self.kind == "http":
-            import httpx
-            r = httpx.get(self.params["url"], timeout=float(self.params["timeout"]))
+            r = self._client.get(self.params["url"], timeout=float(self.params["timeout"]))
             if r.status_code != self.params["status"]:
                 return False, f"status {r.status_code}, expected {self.params['status']}"
             if self.params.get("json_path"):
@@ -247,10 +253,8 @@ class PollProbe:
                     return False, f"{self.params['json_path']} = {value!r}, expected {self.params.get('equals')!r}"
             return True, f"status {r.status_code}"
         if self.kind == "prometheus":
-            import httpx
-
             from ._prom import holds, parse_scrape
-            r = httpx.get(self.params["url"], timeout=5)
+            r = self._client.get(self.params["url"], timeout=5)
             r.raise_for_status()
             self._series.add(time.time(), parse_scrape(r.text))
             value = self._series.evaluate(self.expr)
@@ -279,6 +283,8 @@ class PollProbe:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
+        if self._client is not None and (self._thread is None or not self._thread.is_alive()):
+            self._client.close()
 
 
 def _expand(text: str, urls: dict[str, str]) -> str:

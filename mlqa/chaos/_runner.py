@@ -15,7 +15,7 @@ from ..deadline import Cancelled, Deadline
 from ..results import CheckResult
 from ._journal import ChaosError, Journal, TargetLock, new_run_id, state_root
 from ._observer import Observer
-from ._plan import Planned, open_backend, plan_faults
+from ._plan import Planned, live_inventory, open_backend, plan_faults
 from ._spec import Experiment
 from .backends import Inventory, SelectorError
 
@@ -57,7 +57,7 @@ class Run:
         except SelectorError as exc:
             return CheckResult(status="error", message=f"the target could not be reached: {exc}")
         try:
-            inv = backend.inventory()
+            inv = live_inventory(exp, backend)
             self.planned = plan_faults(exp, backend, inv)
             lock = TargetLock(backend.lock_key(), self.state_root)
             lock.acquire(f"the target {backend.descriptor()}")

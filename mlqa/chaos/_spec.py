@@ -298,6 +298,12 @@ def _probes(doc: LocatedYaml, value: Any) -> tuple[ProbeSpec, ...]:
             raise doc.error("a load probe with its own `url` needs `body`: the request to send", *path, kind)
         if kind == "load" and params["protocol"] not in ("oip-v2", "json"):
             raise doc.error("`protocol` is `oip-v2` or `json`", *path, kind, "protocol")
+        if kind == "training":
+            from ..stack import TRAINING_SETTINGS, training_errors
+            settings = doc.mapping(params["settings"], (*path, kind, "settings"), "training settings")
+            for key, message in training_errors(settings):
+                hint = did_you_mean(str(key), TRAINING_SETTINGS) if "unknown" in message else None
+                raise doc.error(message, *path, kind, "settings", *((key,) if key in settings else ()), hint=hint)
         if kind == "prometheus":
             from ._prom import PromError, parse_expr
             try:

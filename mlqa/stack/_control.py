@@ -54,8 +54,10 @@ class Stack:
 
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> Any:
         import httpx
+
+        from ..localhttp import local_request
         try:
-            r = httpx.request(method, self.control_url + path, json=body, timeout=timeout,
+            r = local_request(method, self.control_url + path, json=body, timeout=timeout,
                               headers={"Authorization": f"Bearer {self.admin_token}"})
         except httpx.HTTPError as exc:
             raise StackError(f"the stack's control plane at {self.control_url} does not answer "
@@ -141,9 +143,9 @@ class Stack:
         return self.state()["training"]
 
     def gateway_state(self) -> dict:
-        import httpx
-        return httpx.get(self.gateway_url + "/admin/state", timeout=2,
-                         headers={"Authorization": f"Bearer {self.admin_token}"}).json()
+        from ..localhttp import local_request
+        return local_request("GET", self.gateway_url + "/admin/state", timeout=2,
+                             headers={"Authorization": f"Bearer {self.admin_token}"}).json()
 
     def wait(self, predicate, timeout: float, what: str, interval: float = 0.2,  # noqa: ANN001
              deadline: Deadline | None = None) -> Any:

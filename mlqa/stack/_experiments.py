@@ -125,7 +125,9 @@ def train(stack: Stack, *, fault=None, at_step: int = 60, timeout: float = 240, 
             raise TimeoutError(f"training did not end within {timeout:g}s: {t}")
         deadline.sleep(0.1)
     done = t.get("result") or {}
-    return TrainingRun(status=t["status"], final_loss=done.get("final_loss"), world_sizes=tuple(worlds),
+    # each launch's world size from the job's own log when the stack reports it (exact)
+    return TrainingRun(status=t["status"], final_loss=done.get("final_loss"),
+                       world_sizes=tuple(t.get("world_sizes") or worlds),
                        work_lost_steps=tuple(t.get("work_lost_steps", ())),
                        rejected_checkpoints=tuple(p.get("rejected_checkpoints") or ()),
                        resumed_from=p.get("resumed_from"), fault_at_step=fault_step,

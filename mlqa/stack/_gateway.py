@@ -79,8 +79,8 @@ def build_gateway(config: dict[str, Any]):
     from starlette.routing import Route
 
     from ..auth import bearer_matches
-    from ..units import parse_rate
     from ..serve import RateLimiter
+    from ..units import parse_rate
 
     token = os.environ[config["token_env"]]
     internal = os.environ[config["internal_token_env"]]

@@ -1,6 +1,6 @@
 """The training rendezvous as a service of its own (Kubernetes' control-plane Deployment;
-locally the supervisor hosts the same store in-process): a c10d TCPStore that outlives
-every training node.
+locally a process the supervisor starts per job and restarts on the same port should it
+die): a c10d TCPStore that outlives every training node.
 
     python -m mlqa.stack._rendezvous --port 29400
 """

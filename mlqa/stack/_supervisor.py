@@ -20,26 +20,17 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from ..auth import bearer_matches
 from ..procs import ProcessTable, descendants, pid_alive, signal_all, tagged
+from ._admin import handler, stop_server
+from ._faults import DeviceFaults, reap
 from ._store import ModelStore, write_json
 
-XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94: "contained ECC error",
-               13: "graphics engine exception", 31: "GPU memory page fault", 63: "ECC page retirement",
-               64: "ECC page retirement failure", 74: "NVLink error", 92: "high single-bit ECC error rate",
-               95: "uncontained ECC error"}
-#: the volumes that can be filled; while `<state_dir>/volumes/<name>.full` exists, writes to it fail
-VOLUMES = ("checkpoints",)
-#: one CPU's worth of busy loop (the last argument names the node, for `ps`)
-STRESS_CMD = [sys.executable, "-c", "while True: pass", "mlqa.stack.stress"]
 
-
-class Supervisor:
+class Supervisor(DeviceFaults):
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self.plan = json.loads((state_dir / "plan.json").read_text())
@@ -116,7 +107,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     pass
             self.training.node_killed(name)
-            _reap(self.stress.pop(name, {}).get("procs", []))
+            reap(self.stress.pop(name, {}).get("procs", []))
             delay = self.topology.get("node_restart_delay_s")
             self.nodes[name].update(status="down", since=time.time(),
                                     restart_at=None if delay is None or reason == "shutdown" else time.time() + delay)
@@ -180,8 +171,12 @@ class Supervisor:
     # -- components: one process (and its tree), restarted by the monitor --------------------
     def components(self) -> dict[str, subprocess.Popen]:
         """The killable processes by name: `gateway`, `<node>/replica-<i>` (1-based) of every
-        node not down, and `<node>/training-agent` while an agent runs there."""
+        node not down, `<node>/training-agent` while an agent runs there, and `rendezvous`
+        (the training job's store) while a job runs."""
         found = {"gateway": self.gateway} if self.gateway is not None else {}
+        rdzv = self.training.rendezvous
+        if rdzv is not None and rdzv.poll() is None:
+            found["rendezvous"] = rdzv
         for name in self.nodes:
             for i, p in enumerate(self.procs.get(name, [])):
                 found[f"{name}/replica-{i + 1}"] = p
@@ -197,90 +192,9 @@ class Supervisor:
             found = self.components()
             if name not in found:
                 raise KeyError(f"no component {name!r}; components: {', '.join(found) or 'none'}")
-            pids = _reap([found[name]])
+            pids = reap([found[name]])
             self._event("kill_component", component=name, pids=len(pids))
             return pids
-
-    # -- CPU stress ----------------------------------------------------------------------------
-    def stress_node(self, name: str, cpus: int = 1) -> dict:
-        """Start `cpus` busy loops on the node, tagged as its processes (a node kill or pause
-        takes them too); replaces any stress already there."""
-        if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= 256:
-            raise ValueError(f"cpus is a whole number from 1 to 256, got {cpus!r}")
-        with self.lock:
-            if self.nodes[name]["status"] == "down":
-                raise RuntimeError(f"{name} is down: there is nothing to stress")
-            _reap(self.stress.pop(name, {}).get("procs", []))
-            procs = [self._spawn([*STRESS_CMD, name], f"{name}-stress.log", name) for _ in range(cpus)]
-            if self.nodes[name]["status"] == "paused":
-                signal_all({p.pid for p in procs}, signal.SIGSTOP)
-            self.stress[name] = {"procs": procs, "since": time.time()}
-            self._event("stress_node", node=name, cpus=cpus)
-            return {"node": name, "cpus": cpus, "pids": [p.pid for p in procs]}
-
-    def unstress_node(self, name: str) -> dict:
-        """Stop the node's busy loops (none there: nothing to do)."""
-        with self.lock:
-            pids = _reap(self.stress.pop(name, {}).get("procs", []))
-            if pids:
-                self._event("unstress_node", node=name)
-            return {"node": name, "stopped_pids": pids}
-
-    # -- volumes -------------------------------------------------------------------------------
-    def volume_marker(self, volume: str) -> Path:
-        """The file whose presence makes `volume` full."""
-        if volume not in VOLUMES:
-            raise KeyError(f"no volume {volume!r}; volumes: {', '.join(VOLUMES)}")
-        return self.dir / "volumes" / f"{volume}.full"
-
-    def fill_volume(self, volume: str) -> dict:
-        """From now on every write to `volume` fails with ENOSPC (until `unfill_volume`)."""
-        with self.lock:
-            marker = self.volume_marker(volume)
-            if not marker.exists():
-                write_json(marker, {"since": time.time()})
-                self._event("fill_volume", volume=volume)
-            return {"volume": volume, "full": True, "marker": str(marker)}
-
-    def unfill_volume(self, volume: str) -> dict:
-        with self.lock:
-            marker = self.volume_marker(volume)
-            if marker.exists():
-                marker.unlink()
-                self._event("unfill_volume", volume=volume)
-            return {"volume": volume, "full": False, "marker": str(marker)}
-
-    # -- GPUs --------------------------------------------------------------------------------
-    def gpus_file(self, node: str) -> Path:
-        return self.dir / "nodes" / node / "gpus.json"
-
-    def _write_gpus(self, node: str, gpus: list[dict]) -> None:
-        write_json(self.gpus_file(node), gpus)
-
-    def gpus(self, node: str) -> list[dict]:
-        return json.loads(self.gpus_file(node).read_text())
-
-    def fault_gpu(self, node: str, index: int, xid: int) -> dict:
-        with self.lock:
-            gpus = self.gpus(node)
-            if not 0 <= index < len(gpus):
-                raise KeyError(f"{node} has no GPU {index}")
-            gpus[index].update(healthy=False, xid=xid, reason=XID_MEANING.get(xid, "GPU error"))
-            self._write_gpus(node, gpus)
-            self.fault_since[f"gpu:{node}/gpu{index}"] = time.time()
-            self._event("fault_gpu", node=node, gpu=index, xid=xid)
-            return gpus[index]
-
-    def heal_gpu(self, node: str, index: int) -> dict:
-        with self.lock:
-            gpus = self.gpus(node)
-            if not 0 <= index < len(gpus):
-                raise KeyError(f"{node} has no GPU {index}")
-            gpus[index].update(healthy=True, xid=None, reason=None)
-            self._write_gpus(node, gpus)
-            self.fault_since.pop(f"gpu:{node}/gpu{index}", None)
-            self._event("heal_gpu", node=node, gpu=index)
-            return gpus[index]
 
     # -- the gateway -------------------------------------------------------------------------
     def start_gateway(self) -> None:
@@ -294,8 +208,8 @@ class Supervisor:
                                    "gateway.log")
 
     def gateway_call(self, method: str, path: str, body: dict | None = None) -> dict:
-        import httpx
-        r = httpx.request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
+        from ..localhttp import local_request
+        r = local_request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
                           headers={"Authorization": f"Bearer {self.secrets['admin']}"})
         return r.json()
 
@@ -354,36 +268,6 @@ class Supervisor:
                     "ready": all(health.get(n, False) or not self.plan["replica_ports"][n] for n in self.nodes
                                  if self.nodes[n]["status"] == "up") and bool(gw.get("upstreams"))}
 
-    def faults(self, network: dict[str, dict]) -> list[dict]:
-        """Every fault active now, read off the live state (`network`: the gateway's zone
-        faults): {kind, target, since, detail}. Empty when the stack is whole."""
-        out: list[dict] = []
-
-        def add(kind: str, target: str, since: float | None, **detail: Any) -> None:
-            out.append({"kind": kind, "target": target, "since": since, "detail": detail})
-        for name, st in self.nodes.items():
-            if st["status"] == "down" and not self.stopping.is_set():
-                add("node-down", name, st["since"], zone=st["zone"], restart_at=st["restart_at"])
-            elif st["status"] == "paused":
-                add("node-paused", name, st["since"], zone=st["zone"])
-            for g in self.gpus(name):
-                if not g["healthy"]:
-                    target = f"{name}/gpu{g['index']}"
-                    add("gpu-fault", target, self.fault_since.get(f"gpu:{target}"), xid=g["xid"], reason=g["reason"])
-        for zone, f in sorted(network.items()):
-            if f.get("latency_s") or f.get("drop"):
-                add("network", zone, self.fault_since.get(f"network:{zone}"), latency_ms=f["latency_s"] * 1000,
-                    drop=f["drop"])
-        for name, entry in self.stress.items():
-            live = [p.pid for p in entry["procs"] if p.poll() is None]
-            if live:
-                add("cpu-stress", name, entry["since"], cpus=len(live), pids=live)
-        for volume in VOLUMES:
-            marker = self.volume_marker(volume)
-            if marker.exists():
-                add("disk-full", volume, _since(marker), path=str(marker))
-        return out
-
     def monitor(self) -> None:
         owner = self.plan.get("owner_pid")
         while not self.stopping.wait(0.25):
@@ -428,123 +312,12 @@ class Supervisor:
             write_json(self.dir / "state.json", {"stack_id": self.plan["stack_id"], "stopped_at": time.time()})
 
 
-def _handler(sup: Supervisor):
-    routes = {
-        ("POST", "nodes", "kill"): lambda a, b: {"killed_pids": sup.kill_node(a[0])},
-        ("POST", "nodes", "restart"): lambda a, b: sup.restart_node(a[0]),
-        ("POST", "nodes", "pause"): lambda a, b: sup.pause_node(a[0]),
-        ("POST", "nodes", "resume"): lambda a, b: sup.resume_node(a[0]),
-        ("POST", "zones", "kill"): lambda a, b: {n: sup.kill_node(n) for n in sup.zone_nodes(a[0])},
-        ("POST", "zones", "restart"): lambda a, b: [sup.restart_node(n) for n in sup.zone_nodes(a[0])],
-        ("POST", "zones", "pause"): lambda a, b: sup.pause_zone(a[0]),
-        ("POST", "zones", "resume"): lambda a, b: sup.resume_zone(a[0]),
-        ("PUT", "zones", "network"): lambda a, b: sup.degrade_zone(a[0], b),
-        ("POST", "components", "kill"): lambda a, b: {"killed_pids": sup.kill_component(a[0])},
-        ("POST", "nodes", "stress"): lambda a, b: sup.stress_node(a[0], b.get("cpus", 1)),
-        ("POST", "nodes", "unstress"): lambda a, b: sup.unstress_node(a[0]),
-        ("POST", "volumes", "fill"): lambda a, b: sup.fill_volume(a[0]),
-        ("POST", "volumes", "unfill"): lambda a, b: sup.unfill_volume(a[0]),
-        ("POST", "gpus", "fault"): lambda a, b: sup.fault_gpu(a[0], int(a[1]), int(b.get("xid", 79))),
-        ("POST", "gpus", "heal"): lambda a, b: sup.heal_gpu(a[0], int(a[1])),
-        ("POST", "training", "start"): lambda a, b: sup.training.start(b),
-        ("POST", "training", "stop"): lambda a, b: sup.training.stop("stopped on request"),
-    }
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _route(self, method: str) -> None:
-            if not bearer_matches(self.headers.get("Authorization", ""), sup.secrets["admin"]):
-                return self._reply(401, {"error": "admin token required"})
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                return self._reply(400, {"error": "body is not JSON"})
-            parts = [unquote(p) for p in self.path.split("/") if p]     # a component's name: %2F for "/"
-            try:
-                if method == "GET" and parts == ["state"]:
-                    return self._reply(200, sup.state())
-                if method == "POST" and parts == ["shutdown"]:
-                    self._reply(200, {"stopping": True})
-                    threading.Thread(target=_stop_server, args=(sup, self.server), daemon=True).start()
-                    return None
-                # /nodes/N/verb, /zones/Z/verb, /components/C/verb, /volumes/V/verb,
-                # /nodes/N/gpus/I/verb, /training/verb
-                if len(parts) == 5 and parts[0] == "nodes" and parts[2] == "gpus":
-                    key, args = (method, "gpus", parts[4]), [parts[1], parts[3]]
-                elif len(parts) == 3:
-                    key, args = (method, parts[0], parts[2]), [parts[1]]
-                elif len(parts) == 2:
-                    key, args = (method, parts[0], parts[1]), []
-                else:
-                    return self._reply(404, {"error": f"no route {self.path}"})
-                if key not in routes:
-                    return self._reply(404, {"error": f"no route {method} {self.path}"})
-                if args and key[1] == "nodes" and args[0] not in sup.nodes:
-                    return self._reply(404, {"error": f"no node {args[0]!r}"})
-                return self._reply(200, {"ok": True, "result": routes[key](args, body)})
-            except KeyError as exc:
-                return self._reply(404, {"error": str(exc).strip("'\"")})
-            except (ValueError, RuntimeError) as exc:
-                return self._reply(409, {"error": str(exc)})
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._route("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._route("POST")
-
-        def do_PUT(self) -> None:  # noqa: N802
-            self._route("PUT")
-
-    return Handler
-
-
-def _reap(procs: list[subprocess.Popen], timeout: float = 5.0) -> list[int]:
-    """SIGKILL each process and everything below it (a stopped one too), and wait (bounded)
-    until every one is gone; returns the pids signalled."""
-    pids = descendants([p.pid for p in procs if p.poll() is None])
-    signal_all(pids, signal.SIGCONT)
-    signal_all(pids, signal.SIGKILL)
-    end = time.monotonic() + timeout
-    for p in procs:
-        try:
-            p.wait(timeout=max(end - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            pass
-    while time.monotonic() < end and any(pid_alive(p) for p in pids):
-        time.sleep(0.02)
-    return sorted(pids)
-
-
-def _since(marker: Path) -> float | None:
-    try:
-        return json.loads(marker.read_text())["since"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _stop_server(sup: Supervisor, server: ThreadingHTTPServer) -> None:
-    sup.shutdown()
-    server.shutdown()
-
-
 def main() -> None:
     state_dir = Path(sys.argv[1]).resolve()
     sup = Supervisor(state_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", sup.plan["control_port"]), _handler(sup))
+    server = ThreadingHTTPServer(("127.0.0.1", sup.plan["control_port"]), handler(sup))
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: threading.Thread(target=_stop_server, args=(sup, server), daemon=True).start())
+        signal.signal(sig, lambda *_: threading.Thread(target=stop_server, args=(sup, server), daemon=True).start())
     sup.start_gateway()
     for name in sup.nodes:
         sup.start_node(name)

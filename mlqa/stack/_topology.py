@@ -12,7 +12,10 @@ TOP_KEYS = ("version", "zones", "nodes_per_zone", "gpus_per_node", "replicas_per
             "gateway", "training", "model")
 GATEWAY_KEYS = ("health_interval_s", "unhealthy_after", "try_timeout_s", "retries", "rate_limit")
 TRAINING_KEYS = ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "min_nodes", "nodes", "lr", "seed",
-                 "step_time_s")
+                 "step_time_s", "checkpoint_write_errors")
+#: what a worker does when a checkpoint write fails (a full disk): note it and carry on, or
+#: let the error end the worker (as a training loop that does not catch it does)
+CHECKPOINT_WRITE_ERRORS = ("skip", "fatal")
 MODEL_KEYS = ("path", "data", "label", "trusted")
 
 DEFAULT = """\
@@ -38,6 +41,7 @@ training:
   lr: 0.05
   seed: 0
   step_time_s: 0.02             # simulated GPU compute per step
+  checkpoint_write_errors: skip # a failed checkpoint write (disk full): skip (carry on) or fatal
 """
 
 
@@ -70,6 +74,7 @@ class TrainingSettings:
     lr: float = 0.05
     seed: int = 0
     step_time_s: float = 0.02
+    checkpoint_write_errors: str = "skip"
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,10 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
     nodes = tuple(Node(name=f"{z}-node-{i + 1}", zone=z, gpus=gpus, replicas=replicas)
                   for z in zones for i in range(per_zone))
     gateway = GatewaySettings(**_section(doc, root, "gateway", GATEWAY_KEYS, GatewaySettings()))
-    training = TrainingSettings(**_section(doc, root, "training", TRAINING_KEYS, TrainingSettings()))
-    if training.nodes < 0:
-        raise doc.error("training.nodes is a whole number >= 0 (0: every node)", "training", "nodes")
+    raw_training = _section(doc, root, "training", TRAINING_KEYS, TrainingSettings())
+    for key, message in training_errors(raw_training):
+        raise doc.error(message, "training", key)
+    training = TrainingSettings(**raw_training)
     if training.min_nodes > len(nodes):
         raise doc.error(f"training.min_nodes ({training.min_nodes}) exceeds the {len(nodes)} nodes",
                         "training", "min_nodes")
@@ -147,6 +153,31 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
     raw_model["trusted"] = tuple(raw_model.get("trusted") or ())
     return Topology(zones=tuple(zones), nodes=nodes, node_restart_delay_s=delay, gateway=gateway,
                     training=training, model=ModelSettings(**raw_model), source=doc.file)
+
+
+def training_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with training `settings` (a topology's `training`, or a job's overrides):
+    (key, message) pairs, none when they are sound."""
+    defaults = TrainingSettings()
+    out: list[tuple[str, str]] = []
+    for key, value in settings.items():
+        if key not in TRAINING_KEYS:
+            out.append((key, f"unknown training setting `{key}`; settings: {', '.join(TRAINING_KEYS)}"))
+            continue
+        want = type(getattr(defaults, key))
+        ok = isinstance(value, want) or (want is float and isinstance(value, int))
+        if not ok or isinstance(value, bool):
+            out.append((key, f"`{key}` must be {want.__name__}, got {value!r}"))
+            continue
+        if key == "checkpoint_write_errors" and value not in CHECKPOINT_WRITE_ERRORS:
+            out.append((key, f"`checkpoint_write_errors` is {' or '.join(CHECKPOINT_WRITE_ERRORS)}, got {value!r}"))
+        elif key in ("steps", "batch_size", "checkpoint_every", "min_nodes") and value < 1:
+            out.append((key, f"`{key}` must be >= 1, got {value!r}"))
+        elif key in ("keep_checkpoints", "nodes", "seed") and value < 0:
+            out.append((key, f"`{key}` must be >= 0, got {value!r}"))
+        elif key in ("lr", "step_time_s") and not 0 <= value < float("inf"):
+            out.append((key, f"`{key}` must be a finite number >= 0, got {value!r}"))
+    return out
 
 
 def _count(doc: LocatedYaml, root: dict, key: str, default: int, *, minimum: int) -> int:

@@ -1,7 +1,8 @@
-"""The training job as the control plane runs it: hosts the TorchElastic rendezvous (a
-TCPStore in the supervisor, so losing any node never loses it), starts one agent per live
-node, restarts an agent on a node that comes back, and reports progress: step, loss,
-samples/s, world size, restarts, the work each failure cost, and checkpoints rejected."""
+"""The training job as the control plane runs it: runs the TorchElastic rendezvous (a c10d
+TCPStore in a process of its own, on no node, so losing any node never loses it; restarted
+on the same port when it dies, as a Deployment would), starts one agent per live node,
+restarts an agent on a node that comes back, and reports progress: step, loss, samples/s,
+world size, restarts, the work each failure cost, and checkpoints rejected."""
 from __future__ import annotations
 
 import json
@@ -9,13 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..procs import free_port
 from ._store import write_json
-from ._topology import TrainingSettings
+from ._topology import training_errors
 
 
 class TrainingJob:
@@ -24,7 +24,7 @@ class TrainingJob:
         self.status = "idle"
         self.agents: dict[str, subprocess.Popen] = {}
         self.spec: dict | None = None
-        self.store = None
+        self.rendezvous: subprocess.Popen | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.message = ""
@@ -36,34 +36,43 @@ class TrainingJob:
     def start(self, overrides: dict) -> dict:
         if self.status == "running":
             raise RuntimeError("a training job is already running")
+        problems = training_errors(overrides)
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
         settings = {**self.sup.topology["training"], **overrides}
-        unknown = set(settings) - set(asdict(TrainingSettings()))
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         model = self.sup.plan["model"]
         data, label = model.get("data"), model.get("label")
         if not data or not label:
             raise ValueError("training needs the topology's model.data and model.label")
-        from torch.distributed import TCPStore
+        nodes = job_nodes(self.sup.topology["nodes"], int(settings.get("nodes") or 0))
+        if settings.get("min_nodes", 1) > len(nodes):
+            raise ValueError(f"training on {len(nodes)} node(s) cannot meet min_nodes {settings.get('min_nodes')}")
         job_id = uuid.uuid4().hex[:8]
         job_dir = self.sup.dir / "jobs" / job_id
         (job_dir / "checkpoints").mkdir(parents=True)
         port = free_port()
-        self.store = TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
-        nodes = job_nodes(self.sup.topology["nodes"], int(settings.get("nodes") or 0))
-        if not isinstance(settings.get("nodes", 0), int) or settings.get("min_nodes", 1) > len(nodes):
-            raise ValueError(f"training on {len(nodes)} node(s) cannot meet min_nodes {settings.get('min_nodes')}")
         self.spec = {**settings, "job_id": job_id, "job_dir": str(job_dir), "rdzv_port": port, "data": data,
                      "label": label, "max_nodes": len(nodes),
                      "gpus_files": {n: str(self.sup.gpus_file(n)) for n in nodes},
                      "checkpoints_full_file": str(self.sup.volume_marker("checkpoints"))}
         write_json(job_dir / "spec.json", self.spec)
         self.status, self.started_at, self.finished_at, self.message = "running", time.time(), None, ""
+        self._start_rendezvous()   # the agents' store clients retry until it listens
         for name in nodes:
             if self.sup.nodes[name]["status"] == "up":
                 self._start_agent(name)
         self.sup._event("training_started", job=job_id, nodes=len(self.agents))
         return {"job_id": job_id, "job_dir": str(job_dir), "nodes": sorted(self.agents)}
+
+    def _start_rendezvous(self) -> None:
+        self.rendezvous = self.sup._spawn([sys.executable, "-m", "mlqa.stack._rendezvous", "--host", "127.0.0.1",
+                                           "--port", str(self.spec["rdzv_port"])], "rendezvous.log")
+
+    def _stop_rendezvous(self) -> None:
+        if self.rendezvous is not None:
+            from ._faults import reap
+            reap([self.rendezvous])
+            self.rendezvous = None
 
     def _start_agent(self, name: str) -> None:
         self.agents[name] = self.sup._spawn([sys.executable, "-m", "mlqa.stack._agent",
@@ -89,6 +98,9 @@ class TrainingJob:
         if self.status != "running":
             return
         done = self.job_dir / "done.json"
+        if self.rendezvous is not None and self.rendezvous.poll() is not None and not done.exists():
+            self.sup._event("rendezvous_restarted", exit_code=self.rendezvous.returncode)
+            self._start_rendezvous()
         for name, p in list(self.agents.items()):
             code = p.poll()
             if code is None:
@@ -97,11 +109,13 @@ class TrainingJob:
                 self.sup._event("agent_restarted", node=name, exit_code=code)
                 self._start_agent(name)
         if done.exists() and all(p.poll() is not None for p in self.agents.values()):
+            self._stop_rendezvous()
             self.status, self.finished_at = "succeeded", time.time()
             self.sup._event("training_succeeded", job=self.spec["job_id"])
         elif not done.exists() and not any(p.poll() is None for p in self.agents.values()) and \
                 not any(self.sup.nodes[n]["status"] in ("up", "paused") for n in self.spec["gpus_files"]) and \
                 not any(self.sup.nodes[n].get("restart_at") for n in self.spec["gpus_files"]):
+            self._stop_rendezvous()
             self.status, self.finished_at = "failed", time.time()
             self.message = "every training node is down and none will be repaired"
 
@@ -111,6 +125,7 @@ class TrainingJob:
                 from ._agent import stop_tree
                 stop_tree(self.agents[name])
         self.agents.clear()
+        self._stop_rendezvous()
         if self.status == "running":
             self.status, self.message = "stopped", reason
 
@@ -123,8 +138,11 @@ class TrainingJob:
         return {"status": self.status, "job_id": self.spec["job_id"], "job_dir": str(job), "message": self.message,
                 "progress": progress, "result": done, "steps": self.spec["steps"],
                 "work_lost_steps": work_lost(job / "steps.log"),
+                "world_sizes": world_sizes(job / "steps.log"),
                 "checkpoint_every": self.spec["checkpoint_every"],
                 "agents": {n: {"pid": p.pid, "alive": p.poll() is None} for n, p in self.agents.items()},
+                "rendezvous": {"port": self.spec["rdzv_port"], "pid": self.rendezvous.pid if self.rendezvous else None,
+                               "alive": self.rendezvous is not None and self.rendezvous.poll() is None},
                 "started_at": self.started_at, "finished_at": self.finished_at}
 
 
@@ -158,6 +176,21 @@ def work_lost(steps_log: Path) -> list[int]:
                 lost.append(max(furthest - int(parts[1]), 0))
             first = False
     return lost
+
+
+def world_sizes(steps_log: Path) -> list[int]:
+    """The world size of each launch of the job, in order (from its steps.log: exact, where a
+    sampled progress file can miss a launch that lived for a second)."""
+    try:
+        lines = steps_log.read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if parts[:1] == ["resume"] and len(parts) >= 4 and parts[2] == "world" and parts[3].isdigit():
+            out.append(int(parts[3]))
+    return out
 
 
 def _read(path: Path) -> dict | None:

@@ -130,7 +130,10 @@ def main() -> None:
         if rank == 0:
             if step % spec["checkpoint_every"] == 0 or step == spec["steps"]:
                 snapshot = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}
-                failures += not _save_checkpoint(store, step, snapshot, log)
+                written = _save_checkpoint(store, step, snapshot, log)
+                failures += not written
+                if not written and spec.get("checkpoint_write_errors") == "fatal":
+                    raise SystemExit(f"checkpoint at step {step} not written: checkpoint_write_errors is fatal")
             elapsed = max(time.time() - started, 1e-9)
             write_json(job / "progress.json", {
                 "step": step, "steps": spec["steps"], "loss": last_loss, "world_size": world, "restarts": restarts,

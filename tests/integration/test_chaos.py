@@ -153,12 +153,19 @@ def test_shipped_experiment_passes_on_the_default_topology(name, default_stack, 
     assert_whole(default_stack)
 
 
-def test_node_kill_twin_with_a_long_checkpoint_interval_fails(default_stack, tmp_path):
-    twin = variant(EXPERIMENTS / "node-kill.yaml", tmp_path / "twin.yaml",
-                   ("checkpoint_every: 25,", "checkpoint_every: 150,"))
+@pytest.mark.parametrize("name, edit, breached", [
+    # a checkpoint interval longer than the job: a lost node or GPU costs every step so far
+    ("node-kill.yaml", ("checkpoint_every: 25,", "checkpoint_every: 150,"), "training_steps_lost_max = "),
+    ("gpu-xid.yaml", ("checkpoint_every: 25,", "checkpoint_every: 150,"), "training_steps_lost_max = "),
+    # a training loop that lets a failed checkpoint write end its worker
+    ("disk-full.yaml", ("checkpoint_every: 25,", "checkpoint_every: 25, checkpoint_write_errors: fatal,"),
+     "training_restarts = "),
+])
+def test_each_training_twin_fails(name, edit, breached, default_stack, tmp_path):
+    twin = variant(EXPERIMENTS / name, tmp_path / "twin.yaml", edit)
     result = run_experiment(twin, attach=default_stack.state_dir)
     assert result.status == "failed", result.message
-    assert "breaches `training_steps_lost <= 30`" in result.message
+    assert breached in result.message, result.message
     assert_whole(default_stack)
 
 

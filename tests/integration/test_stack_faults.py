@@ -234,7 +234,8 @@ def test_every_fault_kind_is_listed_and_shown_by_status(stack):
 def test_training_survives_a_full_checkpoint_volume(stack):
     """The job starts on a full volume: every checkpoint write fails, none leaves a file,
     training goes on without a restart; once the volume has room checkpoints are written
-    again, and a training agent killed then resumes from one."""
+    again, and a training agent killed together with the job's rendezvous store (both
+    restarted by the control plane) resumes from one."""
     stack.fill_volume("checkpoints")
     job = stack.start_training()
     ckpts = Path(job["job_dir"]) / "checkpoints"
@@ -248,12 +249,15 @@ def test_training_survives_a_full_checkpoint_volume(stack):
     written = stack.wait(lambda s: CheckpointStore(ckpts).steps(), 120, "a checkpoint once the volume has room")
     agent = f"{job['nodes'][-1]}/training-agent"
     assert {f"{n}/training-agent" for n in job["nodes"]} <= {c["name"] for c in stack.state()["components"]}
-    old = stack.kill_component(agent)["killed_pids"]
+    assert "rendezvous" in {c["name"] for c in stack.state()["components"]}, "the store is a process of its own"
+    old = stack.kill_component(agent)["killed_pids"] + stack.kill_component("rendezvous")["killed_pids"]
     t = stack.wait(lambda s: s["training"]["status"] != "running" and s["training"], 180, "the job to end")
     assert t["status"] == "succeeded", t
     p = t["progress"]
     assert p["step"] == 300 and p["resumed_from"] >= written[0], "resumed from a checkpoint written after unfill"
-    assert "agent_restarted" in [e["event"] for e in stack.state()["events"]] and not any(map(pid_alive, old))
+    events = [e["event"] for e in stack.state()["events"]]
+    assert {"agent_restarted", "rendezvous_restarted"} <= set(events) and not any(map(pid_alive, old))
+    assert t["rendezvous"]["alive"] is False and "rendezvous" not in {c["name"] for c in stack.state()["components"]}
     log = (Path(job["job_dir"]) / "steps.log").read_text()
     assert "checkpoint_failed 10 ENOSPC" in log and log.count("checkpoint_failed ") == p["checkpoint_failures"] >= 2
     store = CheckpointStore(ckpts)

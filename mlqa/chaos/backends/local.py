@@ -68,13 +68,18 @@ class LocalStack:
     def state(self) -> dict:
         return self.stack.state()
 
-    def inventory(self) -> Inventory:
+    def inventory(self, *, training: bool = False) -> Inventory:
+        """What the stack has now; with `training`, also the components the experiment's own
+        job will start (the rendezvous, an agent per node with GPUs), so a fault timed by
+        training step can name them before the job exists."""
         s = self.stack.state()
+        comps = [c["name"] for c in s.get("components", [])]
+        if training:
+            comps += [c for c in _training_components(n["name"] for n in s["nodes"] if n["gpus"]) if c not in comps]
         return Inventory(zones=tuple(s["zones"]), nodes={n["name"]: n["zone"] for n in s["nodes"]},
                          replicas={n["name"]: len(n["replicas"]) for n in s["nodes"]},
                          gpus={n["name"]: len(n["gpus"]) for n in s["nodes"]},
-                         components=tuple(c["name"] for c in s.get("components", [])),
-                         volumes=("checkpoints",))
+                         components=tuple(comps), volumes=("checkpoints",))
 
     def resolve(self, kind: str, select: dict, rng: random.Random, inv: Inventory | None = None) -> list[str]:
         """The concrete targets of a selector: zones, nodes, `node/gpuN`, components or
@@ -213,7 +218,11 @@ def inventory_of_topology(topology: Path | None, *, training: bool = False) -> I
     topo = load_topology(topology)
     comps = ["gateway"] + [f"{n.name}/replica-{i + 1}" for n in topo.nodes for i in range(n.replicas)]
     if training:
-        comps += [f"{n.name}/training-agent" for n in topo.nodes if n.gpus]
+        comps += _training_components(n.name for n in topo.nodes if n.gpus)
     return Inventory(zones=tuple(topo.zones), nodes={n.name: n.zone for n in topo.nodes},
                      replicas={n.name: n.replicas for n in topo.nodes}, gpus={n.name: n.gpus for n in topo.nodes},
                      components=tuple(comps), volumes=("checkpoints",))
+
+
+def _training_components(gpu_nodes: Any) -> list[str]:
+    return ["rendezvous"] + [f"{name}/training-agent" for name in gpu_nodes]

@@ -357,3 +357,26 @@ def test_cli_validate_of_a_wrongly_typed_value_is_exit_2_not_an_internal_error(t
     path = write(tmp_path, text)
     assert main(["chaos", "validate", str(path)]) == 2
     assert f"{path}:{line_of(text, 'duration:')}:" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ training settings, checked before any job starts
+@pytest.mark.parametrize(("settings", "fragments"), [
+    ("{steps: 100, checkpoint_evry: 25}", ("unknown training setting `checkpoint_evry`", "checkpoint_every")),
+    ("{steps: 100, checkpoint_every: 0}", ("`checkpoint_every` must be >= 1",)),
+    ("{steps: -5}", ("`steps` must be >= 1",)),
+    ("{steps: 100, checkpoint_write_errors: crash}", ("`checkpoint_write_errors` is skip or fatal",)),
+    ("{steps: 100, lr: .nan}", ("`lr` must be a finite number",)),
+    ("{steps: true}", ("`steps` must be int",)),
+    ("{steps: 100.5}", ("`steps` must be int",)),
+])
+def test_bad_training_settings_are_file_line_errors(tmp_path, settings, fragments):
+    text = edit("{settings: {steps: 100, checkpoint_every: 25}}", "{settings: " + settings + "}", TRAINING)
+    path = write(tmp_path, text)
+    assert_at(error_of(path), path, line_of(text, "training:"), *fragments)
+
+
+def test_sound_training_settings_load(tmp_path):
+    text = edit("checkpoint_every: 25}", "checkpoint_every: 25, checkpoint_write_errors: fatal, lr: 0.1, nodes: 3}",
+                TRAINING)
+    exp = load_experiment(write(tmp_path, text))
+    assert exp.probe("training").params["settings"]["checkpoint_write_errors"] == "fatal"

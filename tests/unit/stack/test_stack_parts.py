@@ -16,7 +16,7 @@ from mlqa.stack import load_topology
 from mlqa.stack._gateway import Pool, Upstream
 from mlqa.stack._store import CheckpointStore, CorruptArtifact, ModelStore
 from mlqa.stack._topology import parse_topology
-from mlqa.stack._training import work_lost
+from mlqa.stack._training import work_lost, world_sizes
 
 
 def parse(text):
@@ -37,6 +37,9 @@ def test_default_topology():
     ("zones: [a]\ngpu_per_node: 2\n", 2, "did you mean `gpus_per_node`"),
     ("zones: [a]\ngateway:\n  retries: two\n", 3, "gateway.retries` must be int"),
     ("zones: [a]\ntraining: {min_nodes: 3}\n", 2, "exceeds the 2 nodes"),
+    ("zones: [a]\ntraining:\n  checkpoint_write_errors: ignore\n", 3, "is skip or fatal"),
+    ("zones: [a]\ntraining:\n  nodes: -1\n", 3, "`nodes` must be >= 0"),
+    ("zones: [a]\ntraining:\n  checkpoint_every: 0\n", 3, "`checkpoint_every` must be >= 1"),
 ])
 def test_topology_errors_name_the_line(text, line, fragment):
     with pytest.raises(ConfigError) as err:
@@ -75,6 +78,15 @@ def test_work_lost_per_restart(tmp_path):
     log.write_text("\n".join(lines) + "\n")
     assert work_lost(log) == [12, 14]
     assert work_lost(tmp_path / "missing.log") == []
+    assert world_sizes(log) == [6, 4, 5]
+    assert world_sizes(tmp_path / "missing.log") == []
+
+
+def test_world_sizes_skip_lines_that_are_not_a_launch(tmp_path):
+    log = tmp_path / "steps.log"
+    log.write_text("resume 0 world 6 restarts 0\nresume 25 world\nresume 25 world x\ncheckpoint_failed 50 ENOSPC\n"
+                   "resume 25 world 4 restarts 1\n")
+    assert world_sizes(log) == [6, 4]
 
 
 def pool(spec):
