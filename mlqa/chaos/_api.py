@@ -68,64 +68,74 @@ def plan_experiment(exp: Experiment | str | Path, *, attach: str | Path | None =
 def recover(state_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Revert every fault a runner journaled and did not revert, for every run whose runner
     is gone (a live runner's lock is held: its run is left alone). Returns what was done."""
-    from .backends import SelectorError, open_backend
     root = Path(state_dir) / "chaos" if state_dir else state_root()
     report = []
     for path in journals(root):
         entries = read_journal(path)
         if not entries or any(e["op"] == "end" for e in entries):
             continue
-        begin = next((e for e in entries if e["op"] == "begin"), {})
-        target = begin.get("target") or {}
-        item: dict[str, Any] = {"run_id": begin.get("run_id", path.stem), "experiment": begin.get("experiment"),
-                                "journal": str(path), "reverted": [], "failed": []}
         try:
-            backend = open_backend(target)
-        except (SelectorError, MlqaError, OSError, KeyError, TypeError, ValueError) as exc:
-            # MlqaError: ConfigError, ChaosError and the stack's StackError (`no stack in DIR`)
-            backend = None
-            item["note"] = f"the target is gone ({exc}); nothing left to revert there"
-        if backend is not None and TargetLock(backend.lock_key(), root).held_elsewhere():
-            item["note"] = "its runner is alive (it holds the target's lock): left alone"
-            report.append(item)
-            continue
-        if backend is not None and not _reachable(backend):
-            # a stack the runner brought up stops itself when its owner dies: nothing is left there
-            backend = None
-            item["note"] = "the target no longer answers (a stack the dead runner brought up stops with it); " \
-                           "nothing left to revert there"
-        from ._journal import Journal
-        journal = Journal([path], item["run_id"])
-        try:
-            for p in pending_faults(entries):
-                errors = []
-                for action in p.reverts:
-                    try:
-                        if backend is not None:
-                            backend.revert(action)
-                    except Exception as exc:  # noqa: BLE001 - reported, the journal stays open
-                        errors.append(f"{action}: {type(exc).__name__}: {exc}")
-                if errors:
-                    item["failed"].append({"fault": p.label, "errors": errors})
-                elif backend is None:
-                    journal.write("abandoned", fault_id=p.fault_id, by="recover", why=item.get("note", ""))
-                    item.setdefault("gone", []).append(p.label)
-                else:
-                    journal.write("reverted", fault_id=p.fault_id, by="recover")
-                    item["reverted"].append(p.label)
-            for pid, started in _probe_pids(entries):
-                _kill_if_same(pid, started)
-            if not item["failed"]:
-                journal.write("end", recovered=True)
-        finally:
-            journal.close()
-        if backend is not None:
-            try:
-                item["active_faults"] = backend.active_faults()
-            except Exception as exc:  # noqa: BLE001
-                item["active_faults"] = [{"kind": "unknown", "target": str(exc)}]
+            item = _recover_journal(path, entries, root)
+        except Exception as exc:  # noqa: BLE001 - one malformed journal never stops the others
+            item = {"run_id": path.stem, "journal": str(path), "reverted": [],
+                    "failed": [{"fault": "?", "errors": [f"the journal is malformed: {type(exc).__name__}: {exc}"]}]}
         report.append(item)
     return report
+
+
+def _recover_journal(path: Path, entries: list[dict], root: Path) -> dict[str, Any]:
+    from .backends import SelectorError, open_backend
+    begin = next((e for e in entries if e["op"] == "begin"), {})
+    target = begin.get("target")
+    if not isinstance(target, dict):
+        target = {}
+    item: dict[str, Any] = {"run_id": str(begin.get("run_id", path.stem)), "experiment": begin.get("experiment"),
+                            "journal": str(path), "reverted": [], "failed": []}
+    try:
+        backend = open_backend(target)
+    except (SelectorError, MlqaError, OSError, KeyError, TypeError, ValueError) as exc:
+        # MlqaError: ConfigError, ChaosError and the stack's StackError (`no stack in DIR`)
+        backend = None
+        item["note"] = f"the target is gone ({exc}); nothing left to revert there"
+    if backend is not None and TargetLock(backend.lock_key(), root).held_elsewhere():
+        item["note"] = "its runner is alive (it holds the target's lock): left alone"
+        return item
+    if backend is not None and not _reachable(backend):
+        # a stack the runner brought up stops itself when its owner dies: nothing is left there
+        backend = None
+        item["note"] = "the target no longer answers (a stack the dead runner brought up stops with it); " \
+                       "nothing left to revert there"
+    from ._journal import Journal
+    journal = Journal([path], item["run_id"])
+    try:
+        for p in pending_faults(entries):
+            errors = []
+            for action in p.reverts:
+                try:
+                    if backend is not None:
+                        backend.revert(action)
+                except Exception as exc:  # noqa: BLE001 - reported, the journal stays open
+                    errors.append(f"{action}: {type(exc).__name__}: {exc}")
+            if errors:
+                item["failed"].append({"fault": p.label, "errors": errors})
+            elif backend is None:
+                journal.write("abandoned", fault_id=p.fault_id, by="recover", why=item.get("note", ""))
+                item.setdefault("gone", []).append(p.label)
+            else:
+                journal.write("reverted", fault_id=p.fault_id, by="recover")
+                item["reverted"].append(p.label)
+        for pid, started in _probe_pids(entries):
+            _kill_if_same(pid, started)
+        if not item["failed"]:
+            journal.write("end", recovered=True)
+    finally:
+        journal.close()
+    if backend is not None:
+        try:
+            item["active_faults"] = backend.active_faults()
+        except Exception as exc:  # noqa: BLE001
+            item["active_faults"] = [{"kind": "unknown", "target": str(exc)}]
+    return item
 
 
 def _reachable(backend: Any) -> bool:
@@ -137,21 +147,35 @@ def _reachable(backend: Any) -> bool:
 
 
 def _probe_pids(entries: list[dict]) -> list[tuple[int, float]]:
+    """(pid, start time) of each load generator the journal names; malformed ones skipped."""
     out = []
     for e in entries:
-        if e["op"] == "probe_processes":
-            out += [(int(p), float(t)) for p, t in e.get("pids", [])]
+        if e["op"] != "probe_processes" or not isinstance(e.get("pids"), list):
+            continue
+        for entry in e["pids"]:
+            try:
+                pid, started = entry
+                out.append((int(pid), float(started)))
+            except (TypeError, ValueError):
+                continue
     return out
 
 
 def _kill_if_same(pid: int, started: float) -> None:
     """SIGKILL a probe's process group (locust) that the dead runner left, if the pid is
-    still that process."""
+    still that process: same start time, a locust command line, the leader of its own
+    group, and never this process or one of its ancestors."""
     import os
     import signal
     try:
         import psutil
-        if abs(psutil.Process(pid).create_time() - started) > 0.01:
+        p = psutil.Process(pid)
+        if abs(p.create_time() - started) > 0.01 or pid <= 1 or os.getpgid(pid) != pid:
+            return
+        if not any("locust" in part for part in p.cmdline()):
+            return
+        me = psutil.Process(os.getpid())
+        if pid in {me.pid} | {q.pid for q in me.parents()}:
             return
         os.killpg(pid, signal.SIGKILL)
     except Exception:  # noqa: BLE001 - gone already

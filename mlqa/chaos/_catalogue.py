@@ -14,6 +14,10 @@ class Param:
     default: object = None
     required: bool = False
     doc: str = ""
+    #: a duration, rate or number that must be above zero (a window, an interval, a timeout)
+    positive: bool = False
+    #: the largest value accepted (an int or number)
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Figure:
     doc: str
 
 
-_PICK = (Param("count", "int", None, doc="how many of the matches (default: all of them)"),
+_PICK = (Param("count", "int", None, doc="how many of the matches (default: all of them)", positive=True),
          Param("pick", "str", "first", doc="`first` (sorted by name) or `random` (seeded by the experiment)"))
 
 FAULTS: dict[str, FaultKind] = {f.name: f for f in (
@@ -75,7 +79,7 @@ FAULTS: dict[str, FaultKind] = {f.name: f for f in (
               "restarts it as a kubelet would",
               "none needed: wait for the restart"),
     FaultKind("cpu-stress", ("node", "zone") + tuple(p.name for p in _PICK),
-              (Param("cpus", "int", 1, doc="busy processes started on the node"),),
+              (Param("cpus", "int", 1, doc="busy processes started on the node (1 to 64)", positive=True, maximum=64),),
               "burn CPU on the selected nodes", "stop the busy processes"),
     FaultKind("disk-fill", ("volume",), (),
               "fill a volume (`checkpoints`): every write to it fails with ENOSPC", "free it"),
@@ -85,8 +89,8 @@ LOAD_PARAMS = (
     Param("rate", "rate", required=True, doc="open-model arrival rate through the gateway, e.g. 40/s"),
     Param("slo", "list", ["error_rate < 1%", "p99 < 1s"],
           doc="k6-style thresholds the steady state must meet in each window"),
-    Param("window", "duration", 2.0, doc="the sliding window the SLOs are judged over"),
-    Param("timeout", "duration", 5.0, doc="a request's client timeout (an unanswered one counts as failed)"),
+    Param("window", "duration", 2.0, positive=True, doc="the sliding window the SLOs are judged over"),
+    Param("timeout", "duration", 5.0, positive=True, doc="a request's client timeout (an unanswered one counts as failed)"),
     Param("url", "str", None, doc="base URL (default: the stack's gateway)"),
     Param("protocol", "str", "oip-v2", doc="with url: `oip-v2` (POST /v2/models/MODEL/infer) or `json` "
                                            "(POST /predict)"),
@@ -101,29 +105,29 @@ PROBES: dict[str, ProbeKind] = {p.name: p for p in (
               "time): success rate and p50/p99 per window, judged by k6-style SLOs"),
     ProbeKind("training", (Param("settings", "map", {}, doc="training settings for the job the probe starts "
                                                           "(steps, checkpoint_every, ...)"),
-                           Param("timeout", "duration", 300.0, doc="how long the job may take to finish"),
-                           Param("min_progress", "duration", 30.0,
+                           Param("timeout", "duration", 300.0, positive=True, doc="how long the job may take to finish"),
+                           Param("min_progress", "duration", 30.0, positive=True,
                                  doc="steady state: the job must have made a step within this long")),
               "starts a training job on the stack and follows it: step, world size, restarts, steps redone, "
               "completion, checkpoint integrity"),
     ProbeKind("http", (Param("url", "str", required=True, doc="URL; `{gateway}` is the stack's gateway"),
-                       Param("status", "int", 200, doc="expected status"),
+                       Param("status", "int", 200, doc="expected status", positive=True, maximum=599),
                        Param("json_path", "str", None, doc="dotted path into the JSON answer"),
                        Param("equals", "any", None, doc="the value expected at json_path"),
-                       Param("interval", "duration", 0.5, doc="seconds between polls"),
-                       Param("timeout", "duration", 2.0, doc="a poll's timeout")),
+                       Param("interval", "duration", 0.5, positive=True, doc="seconds between polls"),
+                       Param("timeout", "duration", 2.0, positive=True, doc="a poll's timeout")),
               "polls a URL: status code and, optionally, a value in its JSON answer"),
     ProbeKind("prometheus", (Param("url", "str", required=True, doc="the /metrics URL; `{gateway}` allowed"),
                              Param("expr", "str", required=True,
                                    doc="`METRIC{label=\"v\"} OP N`, `rate(METRIC{...}[5s]) OP N`, "
                                        "`increase(...)`, `histogram_quantile(0.99, METRIC[5s]) OP N`"),
-                             Param("interval", "duration", 1.0, doc="seconds between scrapes")),
+                             Param("interval", "duration", 1.0, positive=True, doc="seconds between scrapes")),
               "scrapes a Prometheus endpoint and evaluates a counter/gauge/histogram expression"),
     ProbeKind("command", (Param("run", "list", required=True, doc="argv (no shell)"),
                           Param("exit_code", "int", 0, doc="expected exit code"),
                           Param("stdout", "str", None, doc="a regular expression stdout must match"),
-                          Param("interval", "duration", 2.0, doc="seconds between runs"),
-                          Param("timeout", "duration", 10.0, doc="a run's timeout")),
+                          Param("interval", "duration", 2.0, positive=True, doc="seconds between runs"),
+                          Param("timeout", "duration", 10.0, positive=True, doc="a run's timeout")),
               "runs a command: exit code and, optionally, its output"),
 )}
 

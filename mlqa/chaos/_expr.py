@@ -78,8 +78,12 @@ def _value(raw: str, unit: str, name: str) -> float | bool:
     if not m:
         raise ExprError(f"`{raw}` is not a number (with a unit: 99.9%, 500ms, 30s) or a figure's name")
     num, u = float(m.group("num")), m.group("unit")
+    if not math.isfinite(num):
+        raise ExprError(f"`{raw.strip()}` is not a finite number: a threshold nothing can miss is no threshold")
     if unit == "fraction":
         if u == "%":
+            if not 0 <= num <= 100:
+                raise ExprError(f"`{name}` is a share between 0% and 100%, got {raw.strip()}")
             return num / 100
         if u:
             raise ExprError(f"`{name}` is a share: write it as a percentage (99.9%) or a fraction (0.999)")

@@ -37,14 +37,15 @@ def new_run_id() -> str:
 
 
 class Journal:
-    """Append-only JSON lines, fsynced, written to every path in `paths`."""
+    """Append-only JSON lines, fsynced, written to every path in `paths`; those in `fresh`
+    (a report folder's copy, which a new run replaces like its results.json) start empty."""
 
-    def __init__(self, paths: list[Path], run_id: str) -> None:
+    def __init__(self, paths: list[Path], run_id: str, *, fresh: tuple[Path, ...] = ()) -> None:
         self.paths = paths
         self.run_id = run_id
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
-        self._files = [open(p, "a", encoding="utf-8") for p in paths]
+        self._files = [open(p, "w" if p in fresh else "a", encoding="utf-8") for p in paths]
 
     def write(self, op: str, **detail: Any) -> None:
         line = json.dumps({"op": op, "at": time.time(), **detail}, default=str, sort_keys=True) + "\n"
@@ -90,8 +91,10 @@ def pending_faults(entries: list[dict]) -> list[Pending]:
     out = []
     for e in entries:
         if e["op"] == "inject" and e.get("fault_id") not in reverted:
+            reverts = e.get("reverts")
             out.append(Pending(fault_id=str(e.get("fault_id")), label=str(e.get("label", "")),
-                               reverts=tuple(r for r in e.get("reverts", []) if isinstance(r, dict))))
+                               reverts=tuple(r for r in reverts if isinstance(r, dict))
+                               if isinstance(reverts, list) else ()))
     return out
 
 

@@ -259,8 +259,9 @@ class PollProbe:
             self._series.add(time.time(), parse_scrape(r.text))
             value = self._series.evaluate(self.expr)
             got = holds(self.expr, value)
-            if got is None:
-                return True, "not enough scrapes yet"
+            if got is None:          # absent, NaN, or too few scrapes for a rate: never a pass
+                return False, f"{self.expr.text.split(self.expr.op)[0].strip()} is not measured (absent, NaN, or " \
+                              f"too few scrapes yet)"
             return got, f"{self.expr.text.split(self.expr.op)[0].strip()} = {value:.4g}"
         proc = subprocess.run(list(self.params["run"]), capture_output=True, text=True,
                               timeout=float(self.params["timeout"]), errors="replace")

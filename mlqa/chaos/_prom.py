@@ -182,8 +182,8 @@ def _quantile(q: float, buckets: dict[float, float]) -> float:
         return float("nan")
     bounds = sorted(buckets)
     total = buckets[bounds[-1]]
-    if total <= 0:
-        return float("nan")
+    if not math.isinf(bounds[-1]) or not all(math.isfinite(c) for c in buckets.values()) or not total > 0:
+        return float("nan")      # no +Inf bucket, a NaN count, or nothing observed: not measured
     rank = q * total
     prev_bound, prev_count = 0.0, 0.0
     for b in bounds:
@@ -195,7 +195,7 @@ def _quantile(q: float, buckets: dict[float, float]) -> float:
                 return b
             return prev_bound + (b - prev_bound) * (rank - prev_count) / (c - prev_count)
         prev_bound, prev_count = b, c
-    return bounds[-2] if len(bounds) > 1 else float("nan")
+    return float("nan")          # counts that are not cumulative: not a histogram
 
 
 def holds(e: PromExpr, value: float) -> bool | None:

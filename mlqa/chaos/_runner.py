@@ -72,7 +72,7 @@ class Run:
         paths = [self.state_root / "journals" / f"{self.run_id}.jsonl"]
         if self.out_dir is not None:
             paths.append(Path(self.out_dir) / "chaos" / f"{self.exp.name}.journal.jsonl")
-        self.journal = Journal(paths, self.run_id)
+        self.journal = Journal(paths, self.run_id, fresh=tuple(paths[1:]))
         self.journal.write("begin", run_id=self.run_id, pid=os.getpid(), experiment=self.exp.name,
                            file=str(self.exp.path), target=backend.descriptor())
         error: BaseException | None = None
@@ -207,13 +207,12 @@ class Run:
                     self._revert(backend, p)
             if now >= next_stop_check and exp.stop_conditions:
                 next_stop_check = now + 0.1
-                reason = self._stop_breached(load, now, breach_since)
-                if reason:
+                reason, cond = self._stop_breached(load, now, breach_since)
+                if cond is not None:
                     self.stopped = reason
                     self.event("stopped", reason=reason)
                     self._rollback(backend)
                     # the breach was observable once it had lasted `for`: how long the abort took
-                    cond = next(c for c in exp.stop_conditions if c.text in reason)
                     self.stop_timing = {"breached_since_s": round(breach_since[cond.text] - self.t_start, 3),
                                         "for_s": cond.for_s, "fired_s": round(now - self.t_start, 3),
                                         "rolled_back_s": round(time.time() - self.t_start, 3),
@@ -226,7 +225,10 @@ class Run:
                 raise ChaosError(f"the method did not finish within {max_len:.0f}s")
             dl.sleep(TICK_S)
 
-    def _stop_breached(self, load: Any, now: float, since: dict[str, float]) -> str:
+    def _stop_breached(self, load: Any, now: float, since: dict[str, float]) -> tuple[str, Any]:
+        """(why, the condition) of the first stop condition breached for its `for`; ("", None)
+        when none is. An unmeasured figure (NaN: no request in the live window) neither
+        confirms nor resets a breach's timer."""
         live = dict(load.live(now)) if load is not None else {}
         if self.observer is not None and self.observer.samples:
             live["healthy_replicas"] = float(self.observer.healthy(self.observer.samples[-1][1]))
@@ -235,13 +237,15 @@ class Run:
         for cond in self.exp.stop_conditions:
             c = cond.comparison
             got = c.holds(live.get(c.name))
+            if got is None:
+                continue
             if got:
                 since.setdefault(cond.text, now)
                 if now - since[cond.text] >= cond.for_s:
-                    return f"stop condition `{cond.text}` breached (observed {c.show(live.get(c.name))})"
+                    return f"stop condition `{cond.text}` breached (observed {c.show(live.get(c.name))})", cond
             else:
                 since.pop(cond.text, None)
-        return ""
+        return "", None
 
     def _inject(self, backend: Any, p: Planned) -> None:
         p.reverts = backend.reverts(p.spec.kind, p.targets)

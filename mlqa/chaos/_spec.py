@@ -18,6 +18,7 @@ file is valid.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,13 +136,22 @@ def load_experiment(path: str | Path) -> Experiment:
     return parse_experiment(load_yaml(text, p), base=p.resolve().parent, default_name=p.stem)
 
 
+#: the longest duration anywhere in an experiment (a fault, a timeout, a window)
+MAX_DURATION_S = 7 * 24 * 3600.0
+#: the largest pid Linux hands out (kernel.pid_max's ceiling)
+MAX_PID = 4_194_304
+#: the highest load rate a probe may ask for
+MAX_RATE = 100_000.0
+
+
 def parse_experiment(doc: LocatedYaml, *, base: Path, default_name: str = "experiment") -> Experiment:
     root = doc.data
     if not isinstance(root, dict):
         raise doc.error("an experiment is a mapping: target, steady_state, method, verdict, ...")
     doc.known_keys(root, TOP_KEYS)
-    if root.get("version", 1) != 1:
-        raise doc.error("`version` must be 1", "version")
+    version = root.get("version", 1)
+    if type(version) is not int or version != 1:
+        raise doc.error(f"`version` must be 1, got {version!r}", "version")
     name = root.get("name", default_name.replace("-", "_").lower())
     if not isinstance(name, str) or not NAME.match(name):
         raise doc.error(f"`name` must be lower case letters, digits and _ (it becomes the check "
@@ -158,7 +168,7 @@ def parse_experiment(doc: LocatedYaml, *, base: Path, default_name: str = "exper
     target = _target(doc, root.get("target"), base)
     probes = _probes(doc, root.get("steady_state"))
     method = _method(doc, root.get("method"), target, probes)
-    stops = _stops(doc, root.get("stop_conditions", []), probes)
+    stops = _stops(doc, root.get("stop_conditions", []), probes, target)
     verdict = _verdict(doc, root.get("verdict"), probes)
     return Experiment(name=name, title=root.get("title", name.replace("_", " ")), claim=root.get("claim", ""),
                       target=target, steady_state=probes, method=method, stop_conditions=stops, verdict=verdict,
@@ -186,12 +196,12 @@ def _target(doc: LocatedYaml, value: Any, base: Path) -> Target:
             doc.known_keys(ref, ("pid", "pid_file", "port", "url"), path)
             if not any(k in ref for k in ("pid", "pid_file", "port")):
                 raise doc.error(f"process `{pname}` needs a pid, pid_file or port", *path)
-            for k in ("pid", "port"):
-                if k in ref and (not isinstance(ref[k], int) or isinstance(ref[k], bool) or ref[k] <= 0):
-                    raise doc.error(f"`{k}` must be a positive whole number", *path, k)
+            for k, top in (("pid", MAX_PID), ("port", 65535)):
+                if k in ref and (not isinstance(ref[k], int) or isinstance(ref[k], bool) or not 0 < ref[k] <= top):
+                    raise doc.error(f"`{k}` must be a whole number from 1 to {top}, got {ref[k]!r}", *path, k)
             for k in ("pid_file", "url"):
-                if k in ref and not isinstance(ref[k], str):
-                    raise doc.error(f"`{k}` must be text", *path, k)
+                if k in ref and not (isinstance(ref[k], str) and ref[k].strip() and "\0" not in ref[k]):
+                    raise doc.error(f"`{k}` must be non-empty text", *path, k)
             refs.append(ProcessRef(name=str(pname), pid=ref.get("pid"), port=ref.get("port"), url=ref.get("url"),
                                    pid_file=(base / ref["pid_file"]) if ref.get("pid_file") else None))
         return Target(kind="processes", processes=tuple(refs), line=line)
@@ -221,13 +231,19 @@ def _coerce(doc: LocatedYaml, p: Param, value: Any, path: tuple) -> Any:
     try:
         if p.kind == "duration":
             v = parse_duration(value)
-            if v < 0:
-                raise MlqaError(f"`{where}` must not be negative, got {value!r}")
+            if not math.isfinite(v) or v < 0:
+                raise MlqaError(f"`{where}` must be a finite duration >= 0, got {value!r}")
+            if p.positive and v == 0:
+                raise MlqaError(f"`{where}` must be above zero, got {value!r}")
+            if v > MAX_DURATION_S:
+                raise MlqaError(f"`{where}` is at most 7d, got {value!r}")
             return v
         if p.kind == "rate":
             v = parse_rate(value)
-            if not v > 0:
-                raise MlqaError(f"`{where}` must be above zero, got {value!r}")
+            if not (math.isfinite(v) and v > 0):
+                raise MlqaError(f"`{where}` must be a finite rate above zero, got {value!r}")
+            if v > MAX_RATE:
+                raise MlqaError(f"`{where}` is at most {MAX_RATE:g}/s, got {value!r}")
             return v
         if p.kind == "percent":
             if isinstance(value, str) and value.strip().endswith("%"):
@@ -247,8 +263,15 @@ def _coerce(doc: LocatedYaml, p: Param, value: Any, path: tuple) -> Any:
               "list": lambda v: isinstance(v, list), "map": lambda v: isinstance(v, dict), "any": lambda v: True}
     if not checks[p.kind](value):
         raise doc.error(f"`{where}` must be {p.kind}, got {value!r}", *path)
-    if p.kind == "int" and value < 0:
-        raise doc.error(f"`{where}` must not be negative, got {value!r}", *path)
+    if p.kind in ("int", "number"):
+        if not math.isfinite(value):
+            raise doc.error(f"`{where}` must be a finite number, got {value!r}", *path)
+        if p.kind == "int" and value < 0:
+            raise doc.error(f"`{where}` must not be negative, got {value!r}", *path)
+        if p.positive and not value > 0:
+            raise doc.error(f"`{where}` must be above zero, got {value!r}", *path)
+        if p.maximum is not None and value > p.maximum:
+            raise doc.error(f"`{where}` is at most {p.maximum:g}, got {value!r}", *path)
     return value
 
 
@@ -312,9 +335,16 @@ def _probes(doc: LocatedYaml, value: Any) -> tuple[ProbeSpec, ...]:
                 raise doc.error(str(exc), *path, kind, "expr") from None
         if kind == "command" and not (params["run"] and all(isinstance(a, str) for a in params["run"])):
             raise doc.error("`run` is a non-empty list of strings (argv, no shell)", *path, kind, "run")
+        if kind == "command" and params.get("stdout") is not None:
+            try:
+                re.compile(params["stdout"])
+            except re.error as exc:
+                raise doc.error(f"`stdout` is not a regular expression: {exc}", *path, kind, "stdout") from None
         pname = raw.get("name", f"{kind}" if not any(p.kind == kind for p in out) else f"{kind}_{i}")
         if not isinstance(pname, str) or not NAME.match(pname):
             raise doc.error("a probe's `name` is lower case letters, digits and _", *path, kind, "name")
+        if any(p.name == pname for p in out):
+            raise doc.error(f"two probes are named `{pname}`: give each a `name` of its own", *path, kind)
         out.append(ProbeSpec(kind=kind, name=pname, params=params, line=doc.line(*path)))
     return tuple(out)
 
@@ -348,8 +378,12 @@ def _method(doc: LocatedYaml, value: Any, target: Target, probes: tuple[ProbeSpe
         if at_step is not None:
             if not isinstance(at_step, int) or isinstance(at_step, bool) or at_step < 0:
                 raise doc.error("`at_step` is a training step (a whole number >= 0)", *path, "at_step")
-            if not any(p.kind == "training" for p in probes):
+            training = next((p for p in probes if p.kind == "training"), None)
+            if training is None:
                 raise doc.error("`at_step` needs a `training` probe in steady_state", *path, "at_step")
+            steps = training.params["settings"].get("steps")
+            if isinstance(steps, int) and at_step >= steps:
+                raise doc.error(f"`at_step: {at_step}` is never reached: the job runs {steps} steps", *path, "at_step")
         if "duration" not in entry:
             raise doc.error(f"`method[{i}]` needs `duration`: how long the fault lasts before its reverse "
                             f"({fk.reverse})", *path)
@@ -384,7 +418,7 @@ def _selector(doc: LocatedYaml, kind: str, select: dict, path: tuple) -> dict:
     return select
 
 
-def _stops(doc: LocatedYaml, value: Any, probes: tuple[ProbeSpec, ...]) -> tuple[StopCondition, ...]:
+def _stops(doc: LocatedYaml, value: Any, probes: tuple[ProbeSpec, ...], target: Target) -> tuple[StopCondition, ...]:
     if not isinstance(value, list):
         raise doc.error("`stop_conditions` is a list like [\"success_rate < 90% for 5s\"]", "stop_conditions")
     out = []
@@ -397,6 +431,9 @@ def _stops(doc: LocatedYaml, value: Any, probes: tuple[ProbeSpec, ...]) -> tuple
         if need and not any(p.kind == need for p in probes):
             raise doc.error(f"`{cond.comparison.name}` is measured by a `{need}` probe, and steady_state has none",
                             "stop_conditions", i)
+        if cond.comparison.name == "healthy_replicas" and target.kind != "stack":
+            raise doc.error("`healthy_replicas` is the stack gateway's view; a processes target has no gateway, "
+                            "so this stop could never fire", "stop_conditions", i)
         out.append(cond)
     return tuple(out)
 

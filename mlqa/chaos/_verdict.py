@@ -52,9 +52,11 @@ def figures(run: "Run") -> dict[str, Any]:
         figs["p50_ratio"] = figs["p50_fault"] / figs["p50_steady"] if figs["p50_steady"] else NAN
     figs["time_to_detect"] = _detect(run)
     figs["time_to_recover"] = _recover(run, load, fault_b)
-    figs["probes_failed_after"] = float(sum(1 for p in run.probes if p.kind not in ("load", "training")
-                                            and p.holds(run.t_recovered, math.inf)[0] is False)) \
-        if _ok(run.t_recovered) else NAN
+    # every polled probe must have a sample after recovery: one without is not measured
+    after_probes = [p.holds(run.t_recovered, math.inf)[0] if _ok(run.t_recovered) else None
+                    for p in run.probes if p.kind not in ("load", "training")]
+    figs["probes_failed_after"] = NAN if not _ok(run.t_recovered) or any(h is None for h in after_probes) else \
+        float(sum(1 for h in after_probes if h is False))
     training = next((p for p in run.probes if p.kind == "training"), None)
     if training is not None:
         figs.update(training.figures())

@@ -281,3 +281,81 @@ def test_the_mlqa_chaos_fixture_runs_an_experiment_from_a_hand_written_test(pyte
     """)
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     res.assert_outcomes(passed=1)
+
+
+# ------------------------------------------------------------------ a user's own service, named by its pid file
+PROCESSES = """\
+version: 1
+name: own_service
+target:
+  processes: {{app: {{pid_file: app.pid}}}}
+steady_state:
+  - http: {{url: "http://127.0.0.1:{port}/", interval: 0.2s, timeout: 0.5s}}
+method:
+{method}
+verdict:
+  - time_to_recover <= 20s
+  - probes_failed_after == 0
+"""
+
+
+@pytest.fixture
+def own_service(tmp_path):
+    """A user's service: a plain HTTP server on 127.0.0.1 that writes its pid file; nothing
+    supervises it (killed, it stays dead)."""
+    from servers import free_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    (tmp_path / "app.pid").write_text(f"{proc.pid}\n")
+    import httpx
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        yield port, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _busy_left() -> list[int]:
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if "MLQA_CHAOS_STRESS" in p.environ():
+                out.append(p.pid)
+        except (psutil.Error, OSError):
+            continue
+    return out
+
+
+def test_a_hung_and_a_stressed_own_service_recovers_and_nothing_is_left(own_service, tmp_path):
+    port, proc = own_service
+    exp = tmp_path / "own.yaml"
+    exp.write_text(PROCESSES.format(port=port, method=(
+        "  - {fault: node-pause, select: {node: app}, at: 1s, duration: 2s}\n"
+        "  - {fault: cpu-stress, select: {node: app}, cpus: 1, at: 1s, duration: 2s}")))
+    result = run_experiment(exp, out=tmp_path / "out")
+    assert result.status == "passed", result.message
+    assert result.metrics["faults_injected"] == result.metrics["faults_reverted"] == 2
+    assert psutil.Process(proc.pid).status() != psutil.STATUS_STOPPED and not _busy_left()
+
+
+def test_an_own_service_killed_with_nothing_to_restart_it_fails(own_service, tmp_path):
+    port, proc = own_service
+    exp = tmp_path / "own.yaml"
+    exp.write_text(PROCESSES.format(port=port, method="  - {fault: process-kill, select: {component: app}, at: 1s, "
+                                                      "duration: 1s}").replace("verdict:",
+                                                                               "timing: {recover_timeout: 4s}\n"
+                                                                               "verdict:"))
+    result = run_experiment(exp, out=tmp_path / "out")
+    assert result.status == "failed", result.message
+    assert "time_to_recover = never breaches" in result.message
+    proc.wait(timeout=10)

@@ -1,13 +1,17 @@
 """Local processes as a chaos target: a user's own service on one machine, named by pid,
 pid file or listening port. Faults: `process-kill` (SIGKILL the process tree; whatever
 supervises it must restart it), `node-pause` (SIGSTOP/SIGCONT the tree: a hung process) and
-`cpu-stress` (busy processes beside it). Each pid is journaled with its start time, so a
-revert never signals a process that merely reused the pid."""
+`cpu-stress` (busy processes beside it, tagged in their environment so a revert — or
+`recover` after the runner died — finds them all). Each pid is journaled with its start
+time, so a revert never signals a process that merely reused the pid (a pid without its
+start time is never signalled). A process that is the runner itself or one of its
+ancestors is refused: mlqa would stop or kill itself."""
 from __future__ import annotations
 
 import hashlib
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +20,8 @@ from typing import Any
 from ._base import Inventory, SelectorError, pick
 
 _BUSY = "import os\nwhile True:\n    pass\n"
+#: the environment variable that tags the busy processes of one cpu-stress fault
+STRESS_ENV = "MLQA_CHAOS_STRESS"
 
 
 def _psutil():
@@ -28,6 +34,8 @@ class LocalProcesses:
 
     def __init__(self, refs: dict[str, dict]) -> None:
         self.refs = refs            # name -> {pid, pid_file, port, url}
+        self._stress_tag: str | None = None   # from reverts() (journaled first) to inject()
+        self._paused: dict[str, list] = {}     # target -> the tree journaled for its SIGCONT
 
     @classmethod
     def open(cls, processes: tuple) -> "LocalProcesses":
@@ -40,7 +48,10 @@ class LocalProcesses:
 
     @classmethod
     def attach(cls, descriptor: dict[str, Any]) -> "LocalProcesses":
-        return cls(descriptor.get("refs", {}))
+        refs = descriptor.get("refs")
+        if not (isinstance(refs, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in refs.items())):
+            raise SelectorError("the journal's processes target is malformed")
+        return cls(refs)
 
     def descriptor(self) -> dict[str, Any]:
         return {"backend": self.name, "refs": self.refs}
@@ -60,10 +71,15 @@ class LocalProcesses:
                 pid = int(open(ref["pid_file"]).read().strip())
             except (OSError, ValueError) as exc:
                 raise SelectorError(f"process `{name}`: cannot read a pid from {ref['pid_file']} ({exc})") from None
-        else:
+        elif ref.get("port"):
             pid = self._listening(int(ref["port"]), name)
-        if not _psutil().pid_exists(pid):
+        else:
+            raise SelectorError(f"process `{name}` names no pid, pid_file or port")
+        if not 0 < pid <= 4_194_304 or not _psutil().pid_exists(pid):
             raise SelectorError(f"process `{name}` (pid {pid}) is not running")
+        if pid in _self_and_ancestors():
+            raise SelectorError(f"process `{name}` (pid {pid}) is this runner or one of its ancestors "
+                                f"(or init): faulting it would stop or kill mlqa itself")
         return pid
 
     def _listening(self, port: int, name: str) -> int:
@@ -92,7 +108,10 @@ class LocalProcesses:
         root = ps.Process(self.pid_of(name))
         procs = [root] + root.children(recursive=True)
         out = []
+        me = os.getpid()
         for p in procs:
+            if p.pid == me:               # never the runner, should it run below the named process
+                continue
             try:
                 out.append((p.pid, p.create_time()))
             except ps.Error:
@@ -101,13 +120,19 @@ class LocalProcesses:
 
     def reverts(self, kind: str, targets: list[str]) -> list[dict]:
         if kind == "node-pause":
-            return [{"action": "cont", "pids": self._tree(t)} for t in targets]
+            # the very tree journaled for SIGCONT is the one inject() stops: none is missed
+            self._paused = {t: self._tree(t) for t in targets}
+            return [{"action": "cont", "pids": self._paused[t]} for t in targets]
+        if kind == "cpu-stress":
+            self._stress_tag = secrets.token_hex(8)
+            return [{"action": "kill_tagged", "tag": self._stress_tag}]
         return [{"action": "none", "process": t} for t in targets]
 
     def inject(self, kind: str, targets: list[str], select: dict, params: dict) -> list[dict]:
         out = []
         for t in targets:
-            tree = self._tree(t)
+            tree = self._paused.pop(t, None) if kind == "node-pause" else None
+            tree = tree if tree is not None else self._tree(t)
             if kind == "process-kill":
                 _signal(tree, signal.SIGKILL)
                 out.append({"action": "none", "process": t})
@@ -115,9 +140,11 @@ class LocalProcesses:
                 _signal(tree, signal.SIGSTOP)
                 out.append({"action": "cont", "pids": tree})
             elif kind == "cpu-stress":
-                busy = [subprocess.Popen([sys.executable, "-c", _BUSY], start_new_session=True,
+                tag = self._stress_tag or secrets.token_hex(8)
+                env = {**os.environ, STRESS_ENV: tag}
+                busy = [subprocess.Popen([sys.executable, "-c", _BUSY], start_new_session=True, env=env,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                        for _ in range(int(params.get("cpus", 1)))]
+                        for _ in range(min(max(int(params.get("cpus", 1)), 1), 64))]
                 ps = _psutil()
                 out.append({"action": "kill", "pids": [(p.pid, ps.Process(p.pid).create_time()) for p in busy]})
         return out
@@ -127,6 +154,8 @@ class LocalProcesses:
             _signal(action.get("pids", []), signal.SIGCONT)
         elif action.get("action") == "kill":
             _signal(action.get("pids", []), signal.SIGKILL)
+        elif action.get("action") == "kill_tagged" and isinstance(action.get("tag"), str) and action["tag"]:
+            _kill_tagged(action["tag"])
 
     def active_faults(self) -> list[dict]:
         """Paused processes among the named ones (their trees)."""
@@ -145,15 +174,44 @@ class LocalProcesses:
         return {n: r["url"] for n, r in self.refs.items() if r.get("url")}
 
 
-def _signal(pids: list, sig: int) -> None:
-    """Signal each (pid, start time) that is still the same process."""
+def _signal(pids: Any, sig: int) -> None:
+    """Signal each (pid, start time) that is still the same process; an entry without its
+    start time, or malformed, is never signalled."""
     ps = _psutil()
+    if not isinstance(pids, list):
+        return
+    me = _self_and_ancestors()
     for entry in pids:
-        pid, started = (entry[0], entry[1]) if isinstance(entry, (list, tuple)) else (entry, None)
-        try:
-            p = ps.Process(int(pid))
-            if started is not None and abs(p.create_time() - float(started)) > 0.01:
-                continue            # the pid now belongs to another process
-            os.kill(int(pid), sig)
-        except (ps.Error, ProcessLookupError, PermissionError):
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
             continue
+        try:
+            pid, started = int(entry[0]), float(entry[1])
+            if pid in me or pid <= 0:
+                continue
+            if abs(ps.Process(pid).create_time() - started) > 0.01:
+                continue            # the pid now belongs to another process
+            os.kill(pid, sig)
+        except (ps.Error, ProcessLookupError, PermissionError, TypeError, ValueError, OverflowError):
+            continue
+
+
+def _kill_tagged(tag: str) -> None:
+    """SIGKILL every process of this user whose environment carries the stress tag."""
+    ps = _psutil()
+    me = os.getpid()
+    for p in ps.process_iter():
+        try:
+            if p.pid != me and p.environ().get(STRESS_ENV) == tag:
+                p.kill()
+        except (ps.Error, OSError):
+            continue
+
+
+def _self_and_ancestors() -> set[int]:
+    """This process, every process above it, and init."""
+    ps = _psutil()
+    try:
+        me = ps.Process(os.getpid())
+        return {me.pid, 1} | {p.pid for p in me.parents()}
+    except ps.Error:
+        return {os.getpid(), 1}

@@ -59,6 +59,16 @@ def test_journal_appends_to_an_existing_file_and_serialises_anything(tmp_path):
     assert [e["op"] for e in entries] == ["begin", "note"] and entries[1]["where"] == str(tmp_path)
 
 
+def test_a_report_folders_copy_starts_fresh_while_the_state_journal_appends(tmp_path):
+    state, out = tmp_path / "state.jsonl", tmp_path / "out" / "exp.journal.jsonl"
+    for run in ("r1", "r2"):
+        j = Journal([state, out], run, fresh=(out,))
+        j.write("begin", run_id=run)
+        j.close()
+    assert [e["run_id"] for e in read_journal(state)] == ["r1", "r2"]
+    assert [e["run_id"] for e in read_journal(out)] == ["r2"], "a second run into the same --out replaces its copy"
+
+
 def test_read_journal_ignores_a_torn_last_line(tmp_path):
     path = tmp_path / "j.jsonl"
     j = Journal([path], "r")
