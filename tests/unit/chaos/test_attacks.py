@@ -13,28 +13,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from experiment_texts import BASE
 
 from mlqa.chaos import load_experiment, recover
 from mlqa.chaos._prom import Series, _quantile, holds, parse_expr, parse_scrape
 from mlqa.chaos._spec import ProbeSpec, ProcessRef
 from mlqa.errors import ConfigError
-
-BASE = """\
-version: 1
-name: unit_probe
-target: {stack: local}
-steady_state:
-  - load: {rate: 40/s}
-method:
-  - fault: zone-outage
-    select: {zone: zone-a}
-    at: 2s
-    duration: 6s
-stop_conditions:
-  - success_rate < 50% for 3s
-verdict:
-  - availability >= 99%
-"""
 
 PROCS = """\
 version: 1

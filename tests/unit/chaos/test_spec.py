@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from experiment_texts import BASE
 
 from mlqa.chaos import load_experiment
 from mlqa.cli import main
@@ -13,22 +14,6 @@ from mlqa.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "chaos" / "experiments").glob("*.yaml"))
 
-BASE = """\
-version: 1
-name: unit_probe
-target: {stack: local}
-steady_state:
-  - load: {rate: 40/s}
-method:
-  - fault: zone-outage
-    select: {zone: zone-a}
-    at: 2s
-    duration: 6s
-stop_conditions:
-  - success_rate < 50% for 3s
-verdict:
-  - availability >= 99%
-"""
 
 TRAINING = """\
 version: 1
