@@ -16,3 +16,19 @@ stop_conditions:
 verdict:
   - availability >= 99%
 """
+
+TRAINING = """\
+version: 1
+name: unit_training
+target: {stack: local}
+steady_state:
+  - training: {settings: {steps: 100, checkpoint_every: 25}}
+method:
+  - fault: node-kill
+    select: {node: zone-a-node-1}
+    at_step: 40
+    duration: 3s
+verdict:
+  - training_completed == true
+  - training_steps_lost <= checkpoint_interval
+"""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from experiment_texts import BASE
+from experiment_texts import BASE, TRAINING
 
 from mlqa.chaos import load_experiment, recover
 from mlqa.chaos._prom import Series, _quantile, holds, parse_expr, parse_scrape
@@ -36,20 +36,6 @@ verdict:
   - probes_failed_after == 0
 """
 
-TRAINING = """\
-version: 1
-name: unit_training
-target: {stack: local}
-steady_state:
-  - training: {settings: {steps: 100, checkpoint_every: 25}}
-method:
-  - fault: node-kill
-    select: {node: zone-a-node-1}
-    at_step: 40
-    duration: 3s
-verdict:
-  - training_completed == true
-"""
 
 
 def _write(tmp_path: Path, text: str) -> Path:

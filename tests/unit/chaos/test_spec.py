@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from experiment_texts import BASE
+from experiment_texts import BASE, TRAINING
 
 from mlqa.chaos import load_experiment
 from mlqa.cli import main
@@ -15,21 +15,6 @@ ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "chaos" / "experiments").glob("*.yaml"))
 
 
-TRAINING = """\
-version: 1
-name: unit_training
-target: {stack: local}
-steady_state:
-  - training: {settings: {steps: 100, checkpoint_every: 25}}
-method:
-  - fault: node-kill
-    select: {node: zone-a-node-1}
-    at_step: 40
-    duration: 3s
-verdict:
-  - training_completed == true
-  - training_steps_lost <= checkpoint_interval
-"""
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
