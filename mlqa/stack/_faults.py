@@ -118,8 +118,9 @@ class DeviceFaults:
             return gpus[index]
 
     def faults(self, network: dict[str, dict]) -> list[dict]:
-        """Every fault active now, read off the live state (`network`: the gateway's zone
-        faults): {kind, target, since, detail}. Empty when the stack is whole."""
+        """Every fault active now, read off the live state (`network`: the zones' network
+        faults, as the supervisor recorded them): {kind, target, since, detail}. Empty when
+        the stack is whole."""
         out: list[dict] = []
 
         def add(kind: str, target: str, since: float | None, **detail: Any) -> None:

@@ -44,6 +44,9 @@ class Supervisor(DeviceFaults):
         self.events: list[dict] = []
         self.stress: dict[str, dict[str, Any]] = {}     # node -> {"procs": [...], "since": epoch s}
         self.fault_since: dict[str, float] = {}         # "gpu:<node>/gpu<i>", "network:<zone>" -> when
+        #: zone -> {"latency_s", "drop"} while degraded: the supervisor's record, which a
+        #: restarted gateway is given again (a network fault outlives the gateway process)
+        self.network: dict[str, dict[str, float]] = {}
         self.env = {**os.environ, "MLQA_STACK_ID": self.plan["stack_id"],
                     self.plan["token_env"]: self.secrets["token"],
                     "MLQA_STACK_INTERNAL_TOKEN": self.secrets["internal"],
@@ -226,10 +229,30 @@ class Supervisor(DeviceFaults):
         with self.lock:
             if result.get("latency_s") or result.get("drop"):
                 self.fault_since[f"network:{zone}"] = time.time()
+                self.network[zone] = {"latency_s": result["latency_s"], "drop": result["drop"]}
                 self._event("degrade_zone", zone=zone, latency_s=result["latency_s"], drop=result["drop"])
-            elif self.fault_since.pop(f"network:{zone}", None) is not None:
-                self._event("heal_zone", zone=zone)
+            else:
+                self.network.pop(zone, None)
+                if self.fault_since.pop(f"network:{zone}", None) is not None:
+                    self._event("heal_zone", zone=zone)
         return result
+
+    def _reapply_network(self, gateway: subprocess.Popen) -> None:
+        """Give a restarted gateway the network faults it lost with its predecessor (bounded:
+        until it answers, at most 60 s, or until another restart takes over)."""
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not self.stopping.is_set() and self.gateway is gateway:
+            with self.lock:
+                pending = dict(self.network)
+            try:
+                for zone, f in pending.items():
+                    self.gateway_call("PUT", f"/admin/zones/{zone}/network",
+                                      {"latency_ms": f["latency_s"] * 1000, "drop": f["drop"]})
+                if pending:
+                    self._event("network_faults_reapplied", zones=sorted(pending))
+                return
+            except Exception:  # noqa: BLE001 - not listening yet: try again
+                time.sleep(0.1)
 
     # -- state -------------------------------------------------------------------------------
     def _event(self, kind: str, **detail: Any) -> None:
@@ -264,7 +287,7 @@ class Supervisor(DeviceFaults):
                     "training": self.training.state(), "events": self.events[-20:],
                     "components": [{"name": n, "pid": p.pid, "alive": p.poll() is None}
                                    for n, p in self.components().items()],
-                    "faults": self.faults(gw.get("faults", {})),
+                    "faults": self.faults(self.network),
                     "ready": all(health.get(n, False) or not self.plan["replica_ports"][n] for n in self.nodes
                                  if self.nodes[n]["status"] == "up") and bool(gw.get("upstreams"))}
 
@@ -287,6 +310,8 @@ class Supervisor(DeviceFaults):
                 if self.gateway is not None and self.gateway.poll() is not None and not self.stopping.is_set():
                     self._event("gateway_restarted", exit_code=self.gateway.returncode)
                     self.start_gateway()
+                    if self.network:
+                        threading.Thread(target=self._reapply_network, args=(self.gateway,), daemon=True).start()
                 self.training.poll()
             if owner and not pid_alive(owner):
                 self._event("owner_gone", pid=owner)

@@ -142,14 +142,23 @@ def test_a_killed_replica_is_restarted(stack):
 
 
 @pytest.mark.slow
-def test_a_killed_gateway_is_restarted_and_serves_again(stack):
+def test_a_killed_gateway_is_restarted_serves_again_and_keeps_the_network_faults(stack):
+    """The network faults live in the gateway's routing: a restarted gateway is given them
+    again by the supervisor (a fault outlives the process that applied it)."""
+    stack.degrade_zone("zone-b", latency_ms=5)
     old = stack.state()["gateway"]["pid"]
     assert old in stack.kill_component("gateway")["killed_pids"]
     s = stack.wait(lambda s: s["gateway"]["alive"] and s["gateway"]["pid"] != old and s["ready"]
-                   and sum(s["gateway"]["healthy_by_zone"].values()) == 2 and s, 60, "the gateway restarted")
+                   and sum(s["gateway"]["healthy_by_zone"].values()) == 2
+                   and s["gateway"]["faults"]["zone-b"]["latency_s"] == 0.005 and s, 60,
+                   "the gateway restarted, with zone-b's latency again")
     assert not pid_alive(old) and _component(s, "gateway")["pid"] == s["gateway"]["pid"]
-    assert "gateway_restarted" in [e["event"] for e in s["events"]]
+    events = [e["event"] for e in s["events"]]
+    assert "gateway_restarted" in events and "network_faults_reapplied" in events
+    assert ("network", "zone-b") in _faults(s)
     assert _infer(stack).status_code == 200
+    stack.heal_zone("zone-b")
+    assert stack.faults() == []
 
 
 @pytest.mark.slow
