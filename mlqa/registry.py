@@ -71,6 +71,9 @@ class CheckSpec:
     #: the check's deadline in seconds when mlqa.yaml gives it no `timeout:` (None: the
     #: session's default)
     timeout: float | None = None
+    #: how long it may take to clean up once cancelled (a deadline, Ctrl-C), when that is
+    #: longer than the session's grace (None: the session's); a chaos experiment's rollback
+    grace_s: float | None = None
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -105,7 +108,7 @@ class CheckSpec:
 
 def check(check_id: str, *, requires: Iterable[str] = (),
           validate: Callable[[dict[str, Any]], None] | None = None,
-          timeout: float | None = None) -> Callable[[Callable], Callable]:
+          timeout: float | None = None, grace_s: float | None = None) -> Callable[[Callable], Callable]:
     """Declare a function as an mlqa check with id ``suite.name``.
 
     Parameters are the function's keyword-only arguments: their annotations are the
@@ -116,7 +119,8 @@ def check(check_id: str, *, requires: Iterable[str] = (),
     `validate(params)` may raise ValueError for combinations the types cannot express;
     the config loader reports it at the check's line. `timeout` is the check's default
     deadline in seconds (a `timeout:` in mlqa.yaml overrides it); the check sees it as
-    `ctx.deadline`.
+    `ctx.deadline`. `grace_s`: how long it may take to clean up once cancelled, when it
+    needs longer than the session's grace (a chaos experiment rolling its faults back).
 
     Called directly (in a hand-written test), the check's result carries its id and the
     context's seed.
@@ -130,6 +134,8 @@ def check(check_id: str, *, requires: Iterable[str] = (),
         raise ValueError(f"unknown subject(s) {bad} in requires; use {known}")
     if timeout is not None and not valid_timeout(timeout):
         raise ValueError(f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_S:g}, got {timeout!r}")
+    if grace_s is not None and not valid_timeout(grace_s):
+        raise ValueError(f"grace_s must be a positive number of seconds, got {grace_s!r}")
 
     def decorate(func: Callable) -> Callable:
         spec = _spec_from_function(check_id, func, needs)
@@ -146,7 +152,8 @@ def check(check_id: str, *, requires: Iterable[str] = (),
                     result = result.with_(seed=ctx.seed)
             return result
         setattr(direct_call, _ATTR, CheckSpec(**{**spec.__dict__, "validate": validate,
-                                                 "timeout": None if timeout is None else float(timeout)}))
+                                                 "timeout": None if timeout is None else float(timeout),
+                                                 "grace_s": None if grace_s is None else float(grace_s)}))
         return direct_call
 
     return decorate

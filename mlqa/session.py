@@ -183,7 +183,7 @@ class Session:
         assert self.config is not None, "a configured check needs its config"
         spec = self.config.registry.get(instance.check_id)
         result = run_check(spec, self.context, instance.params, key=instance.key,
-                           timeout=instance.timeout, grace_s=self.grace_s)
+                           timeout=instance.timeout, grace_s=max(self.grace_s, spec.grace_s or 0.0))
         return self._add(result.with_(recorded_by=None))
 
     def run_all(self, only: Iterable[str] | str | None = None,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: how long a cancelled run may take to roll back and take its stack down
+ROLLBACK_GRACE_S = 60.0
+
 
 @dataclass(frozen=True)
 class Param:
@@ -90,7 +93,8 @@ LOAD_PARAMS = (
     Param("slo", "list", ["error_rate < 1%", "p99 < 1s"],
           doc="k6-style thresholds the steady state must meet in each window"),
     Param("window", "duration", 2.0, positive=True, doc="the sliding window the SLOs are judged over"),
-    Param("timeout", "duration", 5.0, positive=True, doc="a request's client timeout (an unanswered one counts as failed)"),
+    Param("timeout", "duration", 5.0, positive=True,
+          doc="a request's client timeout (an unanswered one counts as failed)"),
     Param("url", "str", None, doc="base URL (default: the stack's gateway)"),
     Param("protocol", "str", "oip-v2", doc="with url: `oip-v2` (POST /v2/models/MODEL/infer) or `json` "
                                            "(POST /predict)"),
@@ -105,7 +109,8 @@ PROBES: dict[str, ProbeKind] = {p.name: p for p in (
               "time): success rate and p50/p99 per window, judged by k6-style SLOs"),
     ProbeKind("training", (Param("settings", "map", {}, doc="training settings for the job the probe starts "
                                                           "(steps, checkpoint_every, ...)"),
-                           Param("timeout", "duration", 300.0, positive=True, doc="how long the job may take to finish"),
+                           Param("timeout", "duration", 300.0, positive=True,
+                                 doc="how long the job may take to finish"),
                            Param("min_progress", "duration", 30.0, positive=True,
                                  doc="steady state: the job must have made a step within this long")),
               "starts a training job on the stack and follows it: step, world size, restarts, steps redone, "
@@ -134,10 +139,11 @@ PROBES: dict[str, ProbeKind] = {p.name: p for p in (
 FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("availability", "fraction", "load", "requests answered without error / requests scheduled, in the "
            "fault window (a request never answered counts as failed)"),
-    Figure("success_rate_steady", "fraction", "load", "the same before the first fault"),
+    Figure("success_rate_steady", "fraction", "load", "the same over the steady window (the last `steady` "
+           "seconds before the method started)"),
     Figure("success_rate_after", "fraction", "load", "the same after recovery"),
-    Figure("p50_steady", "ms", "load", "median latency before the first fault"),
-    Figure("p99_steady", "ms", "load", "p99 latency before the first fault"),
+    Figure("p50_steady", "ms", "load", "median latency over the steady window"),
+    Figure("p99_steady", "ms", "load", "p99 latency over the steady window"),
     Figure("p50_fault", "ms", "load", "median latency in the fault window"),
     Figure("p99_fault", "ms", "load", "p99 latency in the fault window"),
     Figure("p50_after", "ms", "load", "median latency after recovery"),
@@ -146,8 +152,10 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("p50_ratio", "ratio", "load", "p50_fault / p50_steady"),
     Figure("requests_scheduled", "count", "load", "requests due in the fault window"),
     Figure("requests_lost", "count", "load", "requests of the fault window not answered successfully"),
-    Figure("time_to_detect", "s", "", "first fault -> the gateway took every replica it hit out of rotation "
-           "(from the gateway's own state); infinite when it never did"),
+    Figure("time_to_detect", "s", "", "for each fault the gateway must notice (zone outage, node kill or "
+           "pause, partition): its injection -> the gateway had every replica it hit out of rotation, by the "
+           "gateway's own clock; the slowest of them; infinite when one never was; not measured when no "
+           "such fault was injected"),
     Figure("time_to_recover", "s", "", "last reverse -> every steady-state probe holds again; infinite when "
            "not within the recovery timeout"),
     Figure("training_completed", "bool", "training", "the job finished successfully"),
@@ -164,8 +172,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("faults_injected", "count", "", "faults injected"),
     Figure("faults_reverted", "count", "", "faults reverted (must equal faults_injected)"),
     Figure("stopped", "bool", "", "a stop condition aborted the method"),
-    Figure("probes_failed_after", "count", "", "steady-state probes (http, prometheus, command) failing "
-           "after recovery"),
+    Figure("probes_failed_after", "count", "", "steady-state probes (http, prometheus, command) with a "
+           "failing sample after recovery; not measured when one has no sample then"),
 )}
 
 #: what a stop condition may watch, live, and the probe that feeds it

@@ -12,9 +12,10 @@ from ..context import CheckContext
 from ..errors import MlqaError
 from ..registry import check
 from ..results import CheckResult
+from ._catalogue import ROLLBACK_GRACE_S
 
 
-@check("chaos.experiment", requires=(), timeout=1800.0)
+@check("chaos.experiment", requires=(), timeout=1800.0, grace_s=ROLLBACK_GRACE_S)
 def experiment(ctx: CheckContext, *, file: str, state_dir: str | None = None) -> CheckResult:
     """A chaos experiment (steady state, faults, rollback always) judged by its file's
     `verdict:` thresholds — e.g. availability >= 99% while a zone is lost.
@@ -22,6 +23,8 @@ def experiment(ctx: CheckContext, *, file: str, state_dir: str | None = None) ->
     Passed when every threshold holds; failed when one is breached or a stop condition
     aborted the method; error when the steady state did not hold before the method (nothing
     is injected then), the target could not be reached, or a figure could not be measured.
+    Its deadline is 30 minutes unless mlqa.yaml sets `timeout:`; cancelled (the deadline,
+    Ctrl-C, SIGTERM), it gets 60 s to roll every fault back before the run moves on.
 
     Parameters:
     file: the experiment file (relative to mlqa.yaml)

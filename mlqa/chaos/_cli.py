@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_BLOCK, EXIT_USAGE = 0, 1, 2
-#: how long a cancelled run may take to roll back and take its stack down
-ROLLBACK_GRACE_S = 60.0
 
 
 def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -160,6 +158,7 @@ def _guarded(exp: Any, args: argparse.Namespace, config_errors: list) -> Any:
             return CheckResult(status="error", message=str(exc))
     spec = CheckSpec(id="chaos.experiment", func=body, params=(), requires=(), summary="", doc="", timeout=1800.0)
     from ..context import CheckContext
+    from ._catalogue import ROLLBACK_GRACE_S
     return run_check(spec, CheckContext(), {}, key=result_id(exp), grace_s=ROLLBACK_GRACE_S)
 
 

@@ -272,10 +272,21 @@ class PollProbe:
         return True, f"exit {proc.returncode}"
 
     def holds(self, since: float, now: float) -> tuple[bool | None, str]:
-        after = [s for s in self.samples if s[0] >= since]
-        if not after:
+        """Held over every sample in [since, now]: one failing sample is a failure (the
+        steady state must hold throughout), none is not measured yet."""
+        seen = [s for s in self.samples if since <= s[0] <= now]
+        if not seen:
             return None, "no sample yet"
-        return after[-1][1], after[-1][2]
+        bad = next((s for s in seen if s[1] is not True), None)
+        return (False, bad[2]) if bad is not None else (True, seen[-1][2])
+
+    def settle_s(self) -> float:
+        """How long after a reverse it must hold to count as recovered: two polls, 1 s at least."""
+        return max(2 * float(self.params["interval"]), 1.0)
+
+    def failing_now(self) -> bool:
+        """Its latest sample failed (what a `probes_failing` stop condition counts)."""
+        return bool(self.samples) and self.samples[-1][1] is False
 
     def first_ok_after(self, since: float) -> float | None:
         return next((at for at, ok, _ in self.samples if at >= since and ok), None)

@@ -85,26 +85,46 @@ class Run:
             error = exc
             self.event("exception", error=f"{type(exc).__name__}: {exc}")
         finally:
-            self._rollback(backend)
-            for p in self.probes:
+            # each step on its own: one that raises never skips the others
+            cleanup_errors = []
+            steps = (lambda: self._rollback(backend), self._stop_probes,
+                     lambda: self.observer is not None and self.observer.stop(),
+                     lambda: self._check_leftovers(backend),
+                     lambda: self.journal.write("end", leftovers=self.leftovers, reverted_ok=self.reverted_ok))
+            for step in steps:
                 try:
-                    got = p.stop()
-                    if p.kind == "load":
-                        self.requests = got
-                except Exception:  # noqa: BLE001 - stopping the others matters more
-                    pass
-            if self.observer is not None:
-                self.observer.stop()
+                    step()
+                except Exception as exc:  # noqa: BLE001 - reported below; the next step still runs
+                    cleanup_errors.append(f"{type(exc).__name__}: {exc}")
             try:
-                self.leftovers = backend.active_faults()
+                self.journal.close()
             except Exception as exc:  # noqa: BLE001
-                self.leftovers = [{"kind": "unknown", "target": f"could not ask the target: {exc}"}]
-            self.journal.write("end", leftovers=self.leftovers, reverted_ok=self.reverted_ok)
-            self.journal.close()
+                cleanup_errors.append(f"{type(exc).__name__}: {exc}")
+            if cleanup_errors:
+                self.reverted_ok = False
+                self.event("cleanup_failed", errors=cleanup_errors)
+                if error is None:
+                    error = ChaosError("cleaning up after the run failed: " + "; ".join(cleanup_errors))
         if isinstance(error, (Cancelled, KeyboardInterrupt)):
             raise error
         from ._verdict import judge_run
         return judge_run(self, error)
+
+    def _stop_probes(self) -> None:
+        """Stop every probe (locust, poll threads, the training job it started)."""
+        for p in self.probes:
+            try:
+                got = p.stop()
+                if p.kind == "load":
+                    self.requests = got
+            except Exception:  # noqa: BLE001 - stopping the others matters more
+                pass
+
+    def _check_leftovers(self, backend: Any) -> None:
+        try:
+            self.leftovers = backend.active_faults()
+        except Exception as exc:  # noqa: BLE001
+            self.leftovers = [{"kind": "unknown", "target": f"could not ask the target: {exc}"}]
 
     def _phases(self, backend: Any, inv: Inventory) -> None:
         from ._probes import LoadProbe, PollProbe, TrainingProbe
@@ -233,7 +253,7 @@ class Run:
         if self.observer is not None and self.observer.samples:
             live["healthy_replicas"] = float(self.observer.healthy(self.observer.samples[-1][1]))
         live["probes_failing"] = float(sum(1 for p in self.probes if p.kind not in ("load", "training")
-                                          and p.holds(now - 5, now)[0] is False))
+                                          and p.failing_now()))
         for cond in self.exp.stop_conditions:
             c = cond.comparison
             got = c.holds(live.get(c.name))
@@ -283,10 +303,19 @@ class Run:
             self.event("reverted", fault=p.label)
 
     def _rollback(self, backend: Any) -> None:
-        """Revert every fault injected and not yet reverted, at once."""
+        """Revert every fault injected and not yet reverted, at once; one that raises (its
+        journal mark, say) never keeps the others injected. Raises the first error after
+        trying them all."""
+        first: Exception | None = None
         for p in self.planned:
             if p.injected_at is not None and p.reverted_at is None:
-                self._revert(backend, p)
+                try:
+                    self._revert(backend, p)
+                except Exception as exc:  # noqa: BLE001 - the next fault is still reverted
+                    self.reverted_ok = False
+                    first = first or exc
+        if first is not None:
+            raise first
 
     def _recover(self, backend: Any, training: Any) -> None:
         exp, dl = self.exp, self.deadline
@@ -298,7 +327,9 @@ class Run:
             now = time.time()
             for p in self.probes:
                 p.poll(now)
-            held = [p.holds(last, now)[0] for p in self.probes if p.kind != "training"]
+            # a polled probe must hold over its last few polls (and only since the reverse)
+            held = [p.holds(max(last, now - p.settle_s()) if p.kind != "load" else last, now)[0]
+                    for p in self.probes if p.kind != "training"]
             whole = self._whole(backend)
             if whole and all(h is True for h in held):
                 self.t_recovered = now
@@ -318,6 +349,15 @@ class Run:
                 self.event("training_timeout", timeout_s=training.spec.params["timeout"])
                 break
             dl.sleep(0.1)
+        # the `after` window's requests still in flight are waited for (up to their timeout),
+        # or stopping the load would drop the slowest of them from p99_after
+        load = next((p for p in self.probes if p.kind == "load"), None)
+        if load is not None and load.ready() and self.t_recovered is not None:
+            a, b = self.t_recovered, self.t_recovered + exp.timing.after
+            settle = b + load.timeout + 0.5
+            while time.time() < settle and len(load.requests_in(a, b)) < load.run.scheduled(a, b):
+                dl.check()
+                dl.sleep(0.1)
 
     def _whole(self, backend: Any) -> bool:
         """No fault active on the target, and the gateway has every replica back."""

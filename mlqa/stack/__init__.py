@@ -6,4 +6,5 @@ from ._control import Stack, StackError, down, up
 from ._topology import TRAINING_KEYS as TRAINING_SETTINGS
 from ._topology import Node, Topology, load_topology, training_errors
 
-__all__ = ["TRAINING_SETTINGS", "Node", "Stack", "StackError", "Topology", "add_parser", "down", "load_topology", "training_errors", "up"]
+__all__ = ["TRAINING_SETTINGS", "Node", "Stack", "StackError", "Topology", "add_parser", "down",
+           "load_topology", "training_errors", "up"]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,18 +69,26 @@ class Stack:
         return data.get("result", data)
 
     def state(self) -> dict:
+        """The stack's live state: zones, nodes (pids, replicas, GPUs), gateway, training,
+        components, events and the faults active now."""
         return self._call("GET", "/state")
 
     def kill_node(self, node: str) -> list[int]:
+        """SIGKILL every process of `node` (it stays down until restarted, or auto-repaired);
+        returns the pids signalled."""
         return self._call("POST", f"/nodes/{node}/kill")["killed_pids"]
 
     def restart_node(self, node: str) -> None:
+        """Start a killed node's processes again (its replicas, and its training agent while a
+        job runs)."""
         self._call("POST", f"/nodes/{node}/restart")
 
     def pause_node(self, node: str) -> None:
+        """SIGSTOP every process of `node`: a hung node (health checks must catch it by timeout)."""
         self._call("POST", f"/nodes/{node}/pause")
 
     def resume_node(self, node: str) -> None:
+        """SIGCONT a paused node's processes (a no-op when it is not paused)."""
         self._call("POST", f"/nodes/{node}/resume")
 
     def pause_zone(self, zone: str) -> None:
@@ -90,9 +99,11 @@ class Stack:
         self._call("POST", f"/zones/{zone}/resume")
 
     def kill_zone(self, zone: str) -> dict[str, list[int]]:
+        """Kill every node of `zone`; returns the pids signalled per node."""
         return self._call("POST", f"/zones/{zone}/kill")
 
     def restart_zone(self, zone: str) -> None:
+        """Restart every killed node of `zone`."""
         self._call("POST", f"/zones/{zone}/restart")
 
     def degrade_zone(self, zone: str, *, latency_ms: float = 0, drop: float = 0) -> dict:
@@ -100,12 +111,16 @@ class Stack:
         return self._call("PUT", f"/zones/{zone}/network", {"latency_ms": latency_ms, "drop": drop})
 
     def heal_zone(self, zone: str) -> dict:
+        """Remove the zone's network fault (no added latency, nothing dropped)."""
         return self.degrade_zone(zone)
 
     def fault_gpu(self, node: str, index: int, xid: int = 79) -> dict:
+        """Mark GPU `index` of `node` failed with NVIDIA XID `xid`: the worker on it fails its
+        next step and the node's agent relaunches without it."""
         return self._call("POST", f"/nodes/{node}/gpus/{index}/fault", {"xid": xid})
 
     def heal_gpu(self, node: str, index: int) -> dict:
+        """Mark the GPU healthy again (a replaced card): the agent relaunches with it."""
         return self._call("POST", f"/nodes/{node}/gpus/{index}/heal")
 
     def kill_component(self, name: str) -> dict:
@@ -119,6 +134,7 @@ class Stack:
         return self._call("POST", f"/nodes/{node}/stress", {"cpus": cpus})
 
     def unstress_node(self, node: str) -> dict:
+        """Stop the node's busy processes (none there: nothing to do)."""
         return self._call("POST", f"/nodes/{node}/unstress")
 
     def fill_volume(self, volume: str) -> dict:
@@ -126,6 +142,7 @@ class Stack:
         return self._call("POST", f"/volumes/{quote(volume, safe='')}/fill")
 
     def unfill_volume(self, volume: str) -> dict:
+        """Give the volume its room back: writes to it succeed again."""
         return self._call("POST", f"/volumes/{quote(volume, safe='')}/unfill")
 
     def faults(self) -> list[dict]:
@@ -133,6 +150,8 @@ class Stack:
         return self.state()["faults"]
 
     def start_training(self, **overrides: Any) -> dict:
+        """Start a training job with the topology's training settings, `overrides` on top
+        (validated: an unknown or out-of-range setting is a StackError)."""
         return self._call("POST", "/training/start", overrides)
 
     def stop_training(self) -> None:
@@ -140,15 +159,18 @@ class Stack:
         self._call("POST", "/training/stop")
 
     def training(self) -> dict:
+        """The training job's state: status, progress, steps redone per restart, world sizes."""
         return self.state()["training"]
 
     def gateway_state(self) -> dict:
+        """The gateway's own view: each replica in rotation or not (and since when, by its
+        clock), healthy replicas per zone, the network faults it applies."""
         from ..localhttp import local_request
         return local_request("GET", self.gateway_url + "/admin/state", timeout=2,
                              headers={"Authorization": f"Bearer {self.admin_token}"}).json()
 
-    def wait(self, predicate, timeout: float, what: str, interval: float = 0.2,  # noqa: ANN001
-             deadline: Deadline | None = None) -> Any:
+    def wait(self, predicate: Callable[[dict], Any], timeout: float, what: str,
+             interval: float = 0.2, deadline: Deadline | None = None) -> Any:
         """Poll `predicate(state)` until it returns something truthy (bounded by `timeout`;
         a cancelled `deadline` — a check's — stops the wait with `Cancelled`)."""
         deadline = deadline or Deadline.never()

@@ -47,6 +47,7 @@ class Supervisor(DeviceFaults):
         #: zone -> {"latency_s", "drop"} while degraded: the supervisor's record, which a
         #: restarted gateway is given again (a network fault outlives the gateway process)
         self.network: dict[str, dict[str, float]] = {}
+        self.net_lock = threading.Lock()
         self.env = {**os.environ, "MLQA_STACK_ID": self.plan["stack_id"],
                     self.plan["token_env"]: self.secrets["token"],
                     "MLQA_STACK_INTERNAL_TOKEN": self.secrets["internal"],
@@ -220,12 +221,18 @@ class Supervisor(DeviceFaults):
         """Set the zone's added latency / dropped share at the gateway (zeros heal it)."""
         import httpx
         self.zone_nodes(zone)
-        try:
-            result = self.gateway_call("PUT", f"/admin/zones/{zone}/network", body)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"the gateway does not answer ({type(exc).__name__}): is it restarting?") from None
-        if "error" in result:
-            raise ValueError(result["error"])
+        with self.net_lock:          # the gateway and the record change together (see _reapply_network)
+            try:
+                result = self.gateway_call("PUT", f"/admin/zones/{zone}/network", body)
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"the gateway does not answer ({type(exc).__name__}): is it restarting?") \
+                    from None
+            if "error" in result:
+                raise ValueError(result["error"])
+            self._record_network(zone, result)
+        return result
+
+    def _record_network(self, zone: str, result: dict) -> None:
         with self.lock:
             if result.get("latency_s") or result.get("drop"):
                 self.fault_since[f"network:{zone}"] = time.time()
@@ -235,21 +242,26 @@ class Supervisor(DeviceFaults):
                 self.network.pop(zone, None)
                 if self.fault_since.pop(f"network:{zone}", None) is not None:
                     self._event("heal_zone", zone=zone)
-        return result
 
     def _reapply_network(self, gateway: subprocess.Popen) -> None:
         """Give a restarted gateway the network faults it lost with its predecessor (bounded:
         until it answers, at most 60 s, or until another restart takes over)."""
         end = time.monotonic() + 60
+        done: set[str] = set()
         while time.monotonic() < end and not self.stopping.is_set() and self.gateway is gateway:
-            with self.lock:
-                pending = dict(self.network)
             try:
-                for zone, f in pending.items():
-                    self.gateway_call("PUT", f"/admin/zones/{zone}/network",
-                                      {"latency_ms": f["latency_s"] * 1000, "drop": f["drop"]})
-                if pending:
-                    self._event("network_faults_reapplied", zones=sorted(pending))
+                with self.lock:
+                    zones = sorted(set(self.network) - done)
+                for zone in zones:
+                    # under net_lock, re-read: a heal that came first is never undone
+                    with self.net_lock:
+                        f = self.network.get(zone)
+                        if f is not None:
+                            self.gateway_call("PUT", f"/admin/zones/{zone}/network",
+                                              {"latency_ms": f["latency_s"] * 1000, "drop": f["drop"]})
+                    done.add(zone)
+                if done:
+                    self._event("network_faults_reapplied", zones=sorted(done))
                 return
             except Exception:  # noqa: BLE001 - not listening yet: try again
                 time.sleep(0.1)

@@ -17,6 +17,10 @@ from ..procs import free_port
 from ._store import write_json
 from ._topology import training_errors
 
+#: restarts of a job's rendezvous within RENDEZVOUS_WINDOW_S before the job is failed
+RENDEZVOUS_MAX_RESTARTS = 5
+RENDEZVOUS_WINDOW_S = 60.0
+
 
 class TrainingJob:
     def __init__(self, sup: Any) -> None:
@@ -25,6 +29,7 @@ class TrainingJob:
         self.agents: dict[str, subprocess.Popen] = {}
         self.spec: dict | None = None
         self.rendezvous: subprocess.Popen | None = None
+        self.rendezvous_restarts: list[float] = []     # when it was restarted (a backoff, a limit)
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.message = ""
@@ -57,6 +62,7 @@ class TrainingJob:
                      "checkpoints_full_file": str(self.sup.volume_marker("checkpoints"))}
         write_json(job_dir / "spec.json", self.spec)
         self.status, self.started_at, self.finished_at, self.message = "running", time.time(), None, ""
+        self.rendezvous_restarts = []
         self._start_rendezvous()   # the agents' store clients retry until it listens
         for name in nodes:
             if self.sup.nodes[name]["status"] == "up":
@@ -67,6 +73,24 @@ class TrainingJob:
     def _start_rendezvous(self) -> None:
         self.rendezvous = self.sup._spawn([sys.executable, "-m", "mlqa.stack._rendezvous", "--host", "127.0.0.1",
                                            "--port", str(self.spec["rdzv_port"])], "rendezvous.log")
+
+    def _restart_rendezvous(self) -> bool:
+        """Restart a dead rendezvous on its port, backing off (0.5 s, 1 s, 2 s ... 8 s) when it
+        keeps dying; after RENDEZVOUS_MAX_RESTARTS within RENDEZVOUS_WINDOW_S (its port
+        taken by another process, say) the job fails instead of spinning. False: it failed."""
+        now = time.time()
+        recent = [t for t in self.rendezvous_restarts if now - t < RENDEZVOUS_WINDOW_S]
+        if len(recent) >= RENDEZVOUS_MAX_RESTARTS:
+            self.stop(f"the rendezvous died {len(recent)} times within {RENDEZVOUS_WINDOW_S:g}s "
+                      f"(see logs/rendezvous.log)")
+            self.status, self.finished_at = "failed", now
+            return False
+        if recent and now - recent[-1] < min(2 ** len(recent) * 0.25, 8.0):
+            return True                                     # backing off: not yet
+        self.rendezvous_restarts.append(now)
+        self.sup._event("rendezvous_restarted", exit_code=self.rendezvous.returncode)
+        self._start_rendezvous()
+        return True
 
     def _stop_rendezvous(self) -> None:
         if self.rendezvous is not None:
@@ -98,9 +122,9 @@ class TrainingJob:
         if self.status != "running":
             return
         done = self.job_dir / "done.json"
-        if self.rendezvous is not None and self.rendezvous.poll() is not None and not done.exists():
-            self.sup._event("rendezvous_restarted", exit_code=self.rendezvous.returncode)
-            self._start_rendezvous()
+        rendezvous_dead = self.rendezvous is not None and self.rendezvous.poll() is not None
+        if rendezvous_dead and not done.exists() and not self._restart_rendezvous():
+            return
         for name, p in list(self.agents.items()):
             code = p.poll()
             if code is None:

@@ -411,3 +411,41 @@ def test_an_in_process_model_is_named_in_the_decision(toy_project):
     assert any("model ran in mlqa's own process (isolation: in-process)" in n for n in decision.notes)
     clean = mlqa.gate(toy_project("- acme.ok: {}", name="twin.yaml"), "production")
     assert not any("in-process" in n for n in clean.notes)
+
+
+SLOW_CLEANUP = '''
+import time
+import mlqa
+from mlqa.deadline import Cancelled
+
+
+def _work(ctx, cleanup_s):
+    try:
+        while True:
+            ctx.deadline.sleep(0.05)
+    except Cancelled:
+        time.sleep(cleanup_s)          # rolling its faults back
+        raise
+
+
+@mlqa.check("acme.declares_its_grace", grace_s=5.0)
+def declares(ctx, *, cleanup_s: float = 1.0):
+    _work(ctx, cleanup_s)
+
+
+@mlqa.check("acme.takes_the_sessions_grace")
+def plain(ctx, *, cleanup_s: float = 1.0):
+    _work(ctx, cleanup_s)
+'''
+
+
+def test_a_check_that_declares_a_longer_grace_is_waited_for_and_one_that_does_not_is_abandoned(toy_project):
+    cfg = toy_project("- acme.declares_its_grace: {timeout: 0.3}\n- acme.takes_the_sessions_grace: {timeout: 0.3}")
+    name = f"slow_cleanup_{cfg.parent.name}".replace("-", "_")
+    (cfg.parent / f"{name}.py").write_text(SLOW_CLEANUP)
+    cfg.write_text(cfg.read_text().replace("plugins: [acme_checks]", f"plugins: [acme_checks, {name}]"))
+    session = Session(cfg, "production", grace_s=0.2)
+    declared, plain = session.run_all()
+    assert declared.status == "error" and "timed out after 0.3s" in declared.message
+    assert "grace" not in declared.message, "its own 5 s grace covered the 1 s clean-up"
+    assert plain.status == "error" and "did not stop within the 0.2s grace" in plain.message

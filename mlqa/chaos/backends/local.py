@@ -41,8 +41,13 @@ class LocalStack:
             return cls(stack, owned=False)
         deadline.check()
         scratch = Path(tempfile.mkdtemp(prefix="mlqa-chaos-stack-"))
-        stack = up(str(topology) if topology else None, scratch / "stack", owner_pid=os.getpid(),
-                   timeout=min(180.0, max(deadline.remaining(), 1.0)))
+        try:
+            stack = up(str(topology) if topology else None, scratch / "stack", owner_pid=os.getpid(),
+                       timeout=min(180.0, max(deadline.remaining(), 1.0)))
+        except BaseException:
+            import shutil
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         return cls(stack, owned=True, scratch=scratch)
 
     @classmethod

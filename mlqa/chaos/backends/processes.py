@@ -36,6 +36,7 @@ class LocalProcesses:
         self.refs = refs            # name -> {pid, pid_file, port, url}
         self._stress_tag: str | None = None   # from reverts() (journaled first) to inject()
         self._paused: dict[str, list] = {}     # target -> the tree journaled for its SIGCONT
+        self._busy: dict[str, list[subprocess.Popen]] = {}   # stress tag -> its busy processes
 
     @classmethod
     def open(cls, processes: tuple) -> "LocalProcesses":
@@ -145,6 +146,7 @@ class LocalProcesses:
                 busy = [subprocess.Popen([sys.executable, "-c", _BUSY], start_new_session=True, env=env,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                         for _ in range(min(max(int(params.get("cpus", 1)), 1), 64))]
+                self._busy.setdefault(tag, []).extend(busy)
                 ps = _psutil()
                 out.append({"action": "kill", "pids": [(p.pid, ps.Process(p.pid).create_time()) for p in busy]})
         return out
@@ -156,11 +158,18 @@ class LocalProcesses:
             _signal(action.get("pids", []), signal.SIGKILL)
         elif action.get("action") == "kill_tagged" and isinstance(action.get("tag"), str) and action["tag"]:
             _kill_tagged(action["tag"])
+            for p in self._busy.pop(action["tag"], []):     # reap them: no zombie left behind
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._busy.setdefault(action["tag"], []).append(p)
 
     def active_faults(self) -> list[dict]:
-        """Paused processes among the named ones (their trees)."""
+        """Paused processes among the named ones (their trees), and busy processes of a
+        cpu-stress this backend started that still run."""
         ps = _psutil()
-        out = []
+        out = [{"kind": "cpu-stress", "target": f"busy pid {p.pid} (tag {tag})"}
+               for tag, procs in self._busy.items() for p in procs if p.poll() is None]
         for name in self.refs:
             try:
                 for pid, _ in self._tree(name):

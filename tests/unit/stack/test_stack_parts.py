@@ -127,3 +127,53 @@ def test_descendants_and_tags_find_children_in_their_own_sessions():
         for pid in descendants([parent.pid]):
             os.kill(pid, 9)
         parent.wait()
+
+
+class _DeadProcess:
+    """A rendezvous process that has exited (its port taken, say)."""
+    pid, returncode = 0, 1
+
+    def poll(self):
+        return 1
+
+    def wait(self, timeout=None):
+        return 1
+
+
+def _rendezvous_job(tmp_path, monkeypatch):
+    from mlqa.stack import _training
+    events: list[str] = []
+
+    class Sup:
+        nodes = {"n1": {"status": "up"}}
+
+        def _event(self, kind, **detail):
+            events.append(kind)
+    job = _training.TrainingJob(Sup())
+    job.status, job.spec = "running", {"job_dir": str(tmp_path), "rdzv_port": 1, "gpus_files": {"n1": "x"}}
+    starts: list[float] = []
+    clock = [1000.0]
+    monkeypatch.setattr(_training.time, "time", lambda: clock[0])
+    monkeypatch.setattr(job, "_start_rendezvous", lambda: (starts.append(clock[0]),
+                                                           setattr(job, "rendezvous", _DeadProcess())))
+    job.rendezvous = _DeadProcess()
+    return job, starts, clock, events
+
+
+def test_a_rendezvous_that_keeps_dying_is_restarted_with_backoff_then_fails_the_job(tmp_path, monkeypatch):
+    from mlqa.stack._training import RENDEZVOUS_MAX_RESTARTS
+    job, starts, clock, events = _rendezvous_job(tmp_path, monkeypatch)
+    for _ in range(400):                       # the supervisor's monitor polls every 0.25 s
+        job.poll()
+        clock[0] += 0.25
+    assert len(starts) == RENDEZVOUS_MAX_RESTARTS, "restarted a bounded number of times, not every poll"
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0], f"backing off: {gaps}"
+    assert job.status == "failed" and "rendezvous died" in job.message
+    assert events.count("rendezvous_restarted") == RENDEZVOUS_MAX_RESTARTS
+
+
+def test_a_rendezvous_killed_once_is_restarted_at_once(tmp_path, monkeypatch):
+    job, starts, clock, _ = _rendezvous_job(tmp_path, monkeypatch)
+    job.poll()
+    assert starts == [1000.0] and job.status == "running"
