@@ -174,8 +174,8 @@ def _kill_if_same(pid: int, started: float) -> None:
             return
         if not any("locust" in part for part in p.cmdline()):
             return
-        me = psutil.Process(os.getpid())
-        if pid in {me.pid} | {q.pid for q in me.parents()}:
+        from .backends.processes import self_and_ancestors
+        if pid in self_and_ancestors():
             return
         os.killpg(pid, signal.SIGKILL)
     except Exception:  # noqa: BLE001 - gone already

@@ -157,12 +157,12 @@ class TrainingJob:
         if self.spec is None:
             return {"status": self.status}
         job = self.job_dir
+        lost, worlds = launches(job / "steps.log")       # one read of the log per state
         progress = _read(job / "progress.json") or {}
         done = _read(job / "done.json")
         return {"status": self.status, "job_id": self.spec["job_id"], "job_dir": str(job), "message": self.message,
                 "progress": progress, "result": done, "steps": self.spec["steps"],
-                "work_lost_steps": work_lost(job / "steps.log"),
-                "world_sizes": world_sizes(job / "steps.log"),
+                "work_lost_steps": lost, "world_sizes": worlds,
                 "checkpoint_every": self.spec["checkpoint_every"],
                 "agents": {n: {"pid": p.pid, "alive": p.poll() is None} for n, p in self.agents.items()},
                 "rendezvous": {"port": self.spec["rdzv_port"], "pid": self.rendezvous.pid if self.rendezvous else None,
@@ -183,14 +183,18 @@ def job_nodes(nodes: list[dict], count: int) -> list[str]:
     return order[:count]
 
 
-def work_lost(steps_log: Path) -> list[int]:
-    """Steps redone after each restart: the furthest step reached before it, minus the
-    step its checkpoint resumed from."""
-    lost, furthest, first = [], 0, True
+def launches(steps_log: Path) -> tuple[list[int], list[int]]:
+    """(steps redone after each restart, world size of each launch), from one read of the
+    job's steps.log. Steps redone: the furthest step reached before the restart, minus the
+    step its checkpoint resumed from. World sizes: exact, where a sampled progress file can
+    miss a launch that lived for a second."""
+    lost: list[int] = []
+    worlds: list[int] = []
+    furthest, first = 0, True
     try:
         lines = steps_log.read_text().splitlines()
     except OSError:
-        return []
+        return [], []
     for line in lines:
         parts = line.split()
         if parts[:1] == ["step"]:
@@ -199,22 +203,19 @@ def work_lost(steps_log: Path) -> list[int]:
             if not first:
                 lost.append(max(furthest - int(parts[1]), 0))
             first = False
-    return lost
+            if len(parts) >= 4 and parts[2] == "world" and parts[3].isdigit():
+                worlds.append(int(parts[3]))
+    return lost, worlds
+
+
+def work_lost(steps_log: Path) -> list[int]:
+    """Steps redone after each restart (see `launches`)."""
+    return launches(steps_log)[0]
 
 
 def world_sizes(steps_log: Path) -> list[int]:
-    """The world size of each launch of the job, in order (from its steps.log: exact, where a
-    sampled progress file can miss a launch that lived for a second)."""
-    try:
-        lines = steps_log.read_text().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        parts = line.split()
-        if parts[:1] == ["resume"] and len(parts) >= 4 and parts[2] == "world" and parts[3].isdigit():
-            out.append(int(parts[3]))
-    return out
+    """The world size of each launch of the job, in order (see `launches`)."""
+    return launches(steps_log)[1]
 
 
 def _read(path: Path) -> dict | None:

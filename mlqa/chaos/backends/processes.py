@@ -78,7 +78,7 @@ class LocalProcesses:
             raise SelectorError(f"process `{name}` names no pid, pid_file or port")
         if not 0 < pid <= 4_194_304 or not _psutil().pid_exists(pid):
             raise SelectorError(f"process `{name}` (pid {pid}) is not running")
-        if pid in _self_and_ancestors():
+        if pid in self_and_ancestors():
             raise SelectorError(f"process `{name}` (pid {pid}) is this runner or one of its ancestors "
                                 f"(or init): faulting it would stop or kill mlqa itself")
         return pid
@@ -189,7 +189,7 @@ def _signal(pids: Any, sig: int) -> None:
     ps = _psutil()
     if not isinstance(pids, list):
         return
-    me = _self_and_ancestors()
+    me = self_and_ancestors()
     for entry in pids:
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
             continue
@@ -216,7 +216,7 @@ def _kill_tagged(tag: str) -> None:
             continue
 
 
-def _self_and_ancestors() -> set[int]:
+def self_and_ancestors() -> set[int]:
     """This process, every process above it, and init."""
     ps = _psutil()
     try:
