@@ -92,7 +92,7 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
             if progress:
                 print(file=sys.stderr)
         merged, lag = HdrHistogram(1, 120_000_000, 3), HdrHistogram(1, 120_000_000, 3)
-        totals = {"requests": 0, "errors": 0, "first": None, "last": None, "statuses": {}, "processes": 0}
+        totals = {"requests": 0, "sent": 0, "errors": 0, "first": None, "last": None, "statuses": {}, "processes": 0}
         for f in glob.glob(os.path.join(tmp, "hist-*.json")):
             data = json.loads(Path(f).read_text())
             totals["processes"] += 1
@@ -100,6 +100,7 @@ def run_locust(spec: dict, *, users: int, seconds: float, workers: int, progress
                 merged.add(HdrHistogram.decode(data["hist"]))
                 lag.add(HdrHistogram.decode(data["lag"]))
             totals["requests"] += data["requests"]
+            totals["sent"] += data.get("sent", data["requests"])
             totals["errors"] += data["errors"]
             for k, v in data["statuses"].items():
                 totals["statuses"][k] = totals["statuses"].get(k, 0) + v
@@ -158,9 +159,24 @@ def measure(ep: Endpoint, payload: dict, *, rate: float | None, users: int, seco
     run = run_locust(spec, users=users, seconds=seconds + warmup + 1, workers=workers, progress=label,
                      deadline=deadline)
     stats = stats_of(run, seconds)
+    if rate:
+        _count_undelivered(stats, run, scheduled=int(round(rate * seconds)))
     return {"stats": stats, "statuses": run["statuses"], "processes": run["processes"], "hist": run["hist"],
             "users": users, "rate": rate, "seconds": seconds,
             "scheduled": rate * seconds if rate else None}
+
+
+def _count_undelivered(stats: dict, run: dict, *, scheduled: int) -> None:
+    """Open model: requests due in the window that were never answered — sent but still
+    unanswered when the run stopped, or never sent because every user was still waiting on
+    an earlier answer — are errors, not requests that did not happen (leaving them out
+    would hide an overloaded server's worst moments: coordinated omission)."""
+    n = run["requests"]
+    unanswered = max(0, run["sent"] - n)
+    unsent = max(0, scheduled - max(run["sent"], n))
+    stats["unanswered"], stats["unsent"] = float(unanswered), float(unsent)
+    due = n + unanswered + unsent
+    stats["error_rate"] = (run["errors"] + unanswered + unsent) / due if due else float("nan")
 
 
 def histogram_chart(title: str, hist, bins: int = 24) -> dict | None:

@@ -32,7 +32,7 @@ HEADERS = {**SPEC.get("headers", {}), **({"Content-Type": "application/json"} if
 HIST = HdrHistogram(1, 120_000_000, 3)              # microseconds, 1 us .. 120 s, 3 digits
 LAG = HdrHistogram(1, 120_000_000, 3)               # how late each request left its schedule
 STATE = {"t0": None, "requests": 0, "errors": 0, "first": None, "last": None, "index": 0,
-         "statuses": {}, "quitting": False}
+         "statuses": {}, "quitting": False, "sent": 0}
 LOCK = threading.Lock()
 #: gevent's libev loop waits in epoll, whose timeout is whole milliseconds: a sleep wakes
 #: about 1 ms late, so the schedule asks to wake that much early
@@ -42,9 +42,13 @@ LIVE: list[str] | None = [] if SPEC.get("live") else None
 LIVE_FLUSH_S = 0.1
 
 
-def _record(intended: float, sent: float, done: float, ok: bool, status: int) -> None:
+def _in_window(intended: float) -> bool:
     start = STATE["t0"] + SPEC["warmup_s"]
-    if not start <= intended < start + SPEC.get("window_s", float("inf")):
+    return start <= intended < start + SPEC.get("window_s", float("inf"))
+
+
+def _record(intended: float, sent: float, done: float, ok: bool, status: int) -> None:
+    if not _in_window(intended):
         return          # the warm-up, or the tail locust runs on so that in-window answers arrive
     # from the intended time when the request left late (the queue it waited in is latency),
     # from the actual send when it left early
@@ -82,6 +86,7 @@ def _write(final: bool) -> None:
     with open(tmp, "w") as fh:
         json.dump({"hist": HIST.encode().decode() if final else None,
                    "lag": LAG.encode().decode() if final else None, "requests": STATE["requests"],
+                   "sent": STATE["sent"],
                    "errors": STATE["errors"], "first": STATE["first"], "last": STATE["last"],
                    "statuses": STATE["statuses"],
                    "p95_ms": HIST.get_value_at_percentile(95) / 1000 if STATE["requests"] else None}, fh)
@@ -158,6 +163,8 @@ class ModelUser(FastHttpUser):
         else:
             intended = time.time()
         sent = time.time()
+        if _in_window(intended):
+            STATE["sent"] += 1  # left in the window: answered, or counted as unanswered
         ok, status = self._send()
         done = time.time()
         _record(intended, sent, done, ok, status)

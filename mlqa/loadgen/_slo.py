@@ -44,6 +44,8 @@ def parse_slo(text: str) -> Slo:
 
 
 def observed(metric: str, stats: dict[str, float]) -> float:
+    if metric.startswith("p") and stats.get("requests") == 0:
+        return float("nan")  # no answer to take a percentile of: the SLO cannot hold
     if metric.startswith("p"):
         return stats[f"p{metric[1:]}_ms"] if f"p{metric[1:]}_ms" in stats else stats["percentile"](float(metric[1:]))
     return {"avg": stats["mean_ms"], "max": stats["max_ms"], "min": stats["min_ms"],

@@ -89,6 +89,25 @@ def test_open_model_shows_the_queue_a_closed_model_hides(make_ctx, slow):
     assert r.status == "failed" and r.metrics["p99_ms"] > 500
 
 
+@pytest.fixture(scope="module")
+def hung(app_dir):
+    with server(app_dir, 600) as url:
+        yield url
+
+
+def test_a_server_that_answers_nothing_fails_the_slo_instead_of_erroring(make_ctx, hung):
+    """Requests due in the window and never answered (sent and hung, or never sent because
+    every user still waits) are errors: on main this was `error: no request completed`,
+    a verdict-free result for the worst server there is."""
+    r = load(ctx_for(make_ctx, hung), rate="10/s", concurrency=2, duration="2s", warmup="0.5s",
+             slo=["p95 < 200ms", "error_rate < 1%"])
+    assert r.status == "failed", r.message
+    assert r.metrics["error_rate"] == 1.0 and r.metrics["requests"] == 0
+    assert r.metrics["unanswered"] + r.metrics["unsent"] == 20
+    assert "20 of 20 requests due were not answered" in r.message
+    assert all(not s["holds"] for s in r.evidence["slos"])
+
+
 def test_closed_model_users(make_ctx, fast):
     r = load(ctx_for(make_ctx, fast), users=4, duration="2s", warmup="0.5s", slo=["error_rate < 1%"])
     assert r.status == "passed" and r.metrics["requests"] > 50

@@ -55,16 +55,24 @@ def test_every_serving_check_ran_and_the_secure_replica_passes_security(gated):
 
 
 def test_load_capacity_and_cost_explain_themselves(gated):
+    """What the figures are depends on the machine (a loaded CI box serves fewer requests in
+    time); how they are accounted for and explained does not."""
     _, results, _ = gated
     load = results["latency.load"]
+    assert load["status"] in ("passed", "failed"), load["message"]
     assert {s["slo"] for s in load["evidence"]["slos"]} == {"p95 < 200ms", "p99 < 500ms", "error_rate < 0.1%"}
-    assert load["metrics"]["requests"] > 100 and load["thresholds"]["p95_ms"] == "< 200"
-    cap = results["latency.capacity"]
-    assert cap["metrics"]["capacity_rps"] > 0 and cap["evidence"]["probes"]
-    cost = results["cost.per_1k_predictions"]
-    expected = 0.20 / (cap["metrics"]["capacity_rps"] * 3600) * 1000
-    assert cost["metrics"]["usd_per_1k_predictions"] == pytest.approx(expected, rel=1e-6), \
-        "the cost is priced from the capacity measured in the same run"
+    assert load["thresholds"]["p95_ms"] == "< 200"
+    m = load["metrics"]
+    assert m["requests"] + m["unanswered"] + m["unsent"] == 150, "every request due is answered or counted"
+    assert (load["status"] == "passed") == all(s["holds"] for s in load["evidence"]["slos"])
+    cap, cost = results["latency.capacity"], results["cost.per_1k_predictions"]
+    assert cap["evidence"]["probes"]
+    if cap["metrics"]["capacity_rps"] > 0:
+        expected = 0.20 / (cap["metrics"]["capacity_rps"] * 3600) * 1000
+        assert cost["metrics"]["usd_per_1k_predictions"] == pytest.approx(expected, rel=1e-6), \
+            "the cost is priced from the capacity measured in the same run"
+    else:  # too loaded to hold the SLO at the lowest probe: then no price is a pass
+        assert cap["status"] == cost["status"] == "failed" and "unbounded" in cost["message"]
 
 
 def test_report_shows_latency_histogram_slo_table_and_findings(gated):
@@ -80,9 +88,15 @@ def test_the_same_config_runs_under_pytest(replica, tmp_path):
                            "--mlqa-config", str(SERVING), "--mlqa-stage", "production", "--mlqa-out", str(tmp_path),
                            "-k", "endpoint_auth or latency.load or model_file"],
                           cwd=tmp_path, env=replica, capture_output=True, text=True, timeout=300)
-    assert "3 passed" in proc.stdout, proc.stdout[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())["checks"]
-    assert {r["id"] for r in results} == {"security.model_file", "security.endpoint_auth", "latency.load"}
+    results = {r["id"]: r for r in json.loads((tmp_path / "results.json").read_text())["checks"]}
+    assert set(results) == {"security.model_file", "security.endpoint_auth", "latency.load"}
+    assert results["security.model_file"]["status"] == results["security.endpoint_auth"]["status"] == "passed"
+    # latency.load's verdict depends on the machine's spare CPU; that pytest reports it as the
+    # session judged it does not
+    load = results["latency.load"]["status"]
+    assert load in ("passed", "failed"), results["latency.load"]["message"]
+    assert f"{3 if load == 'passed' else 2} passed" in proc.stdout, proc.stdout[-3000:]
+    assert ("1 failed" in proc.stdout) == (load == "failed"), proc.stdout[-3000:]
 
 
 def test_no_locust_is_left_behind():

@@ -10,6 +10,7 @@ from ...context import CheckContext
 from ...judge import fmt, line_chart
 from ...endpoint import Endpoint
 from ...loadgen import DEFAULT_SLO, PERCENTILES, histogram_chart, judge_slos, measure, parse_slo
+from ...params import Count, PositiveInt
 
 
 def _validate(params: dict) -> None:
@@ -29,9 +30,9 @@ def _metric_key(metric: str) -> str:
 
 
 @check("latency.load", requires=("endpoint", "test"), validate=_validate)
-def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None, steps: list[str] = [],  # noqa: B006
+def load(ctx: CheckContext, *, users: PositiveInt | None = None, rate: str | None = None, steps: list[str] = [],  # noqa: B006
          duration: str = "20s", warmup: str = "2s", slo: list[str] = DEFAULT_SLO,  # noqa: B006
-         concurrency: int | None = None, workers: int = 0, rows_per_request: int = 1,
+         concurrency: PositiveInt | None = None, workers: Count = 0, rows_per_request: PositiveInt = 1,
          token_env: str | None = None) -> CheckResult:
     """Load on the endpoint with locust (FastHttpUser, in a subprocess — locust patches its
     process with gevent), payloads built from the test data in the endpoint's protocol.
@@ -94,6 +95,7 @@ def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None
                 "slos": [{**v, "observed": float(v["observed"])} for v in worst["slos"]],
                 "stages": [{"rate": s["rate"], "users": s["users"], "seconds": s["seconds"],
                             "scheduled": s["scheduled"], "requests": s["stats"]["requests"], "rps": s["stats"]["rps"],
+                            "unanswered": s["stats"].get("unanswered"), "unsent": s["stats"].get("unsent"),
                             "p50_ms": s["stats"].get("p50_ms"), "p95_ms": s["stats"].get("p95_ms"),
                             "p99_ms": s["stats"].get("p99_ms"), "error_rate": s["stats"]["error_rate"],
                             "slos_hold": all(v["holds"] for v in s["slos"])} for s in stages],
@@ -104,6 +106,14 @@ def load(ctx: CheckContext, *, users: int | None = None, rate: str | None = None
                                        for v in failed)) if failed else \
         (f"{shape}: every SLO holds — p50 {fmt(st.get('p50_ms', float('nan')))} ms, p99 "
          f"{fmt(st.get('p99_ms', float('nan')))} ms, {fmt(st['rps'])} req/s, error rate {fmt(st['error_rate'])}")
+    lost = st.get("unanswered", 0.0) + st.get("unsent", 0.0)
+    if lost:
+        message += (f" — {lost:.0f} of {worst['scheduled']:.0f} requests due were not answered in the run "
+                    f"({st.get('unanswered', 0):.0f} sent and unanswered, {st.get('unsent', 0):.0f} never sent "
+                    f"because every user still waited on an earlier answer): counted as errors")
+    if st["requests"] == 0 and lost:
+        return CheckResult(status="failed", message=message, metrics=metrics, thresholds=thresholds,
+                           evidence=evidence)
     if math.isnan(st["rps"]) or st["requests"] == 0:
         return CheckResult(status="error", message=f"{shape}: no request completed", metrics=metrics,
                            evidence=evidence)

@@ -31,3 +31,26 @@ def test_a_latency_slo_holds_exactly_below_its_bound(value, observed):
 def test_an_slo_never_holds_on_a_missing_measurement():
     [verdict] = judge_slos([parse_slo("p99 < 10ms")], {"p99_ms": float("nan")})
     assert verdict["holds"] is False
+
+
+def test_a_latency_slo_never_holds_when_nothing_was_answered():
+    """With no answer there is no percentile: an empty histogram's 0 ms must not pass."""
+    stats = {"requests": 0, "percentile": lambda p: 0.0, "error_rate": 1.0}
+    [verdict] = judge_slos([parse_slo("p95 < 200ms")], stats)
+    assert not verdict["holds"]
+
+
+def test_undelivered_requests_of_the_open_model_are_errors():
+    from mlqa.loadgen._locust import _count_undelivered
+    stats = {"error_rate": 0.0}
+    # 150 due; 100 sent in the window, 95 answered (2 of them errors); 50 never sent
+    _count_undelivered(stats, {"requests": 95, "sent": 100, "errors": 2}, scheduled=150)
+    assert stats["unanswered"] == 5 and stats["unsent"] == 50
+    assert stats["error_rate"] == (2 + 5 + 50) / 150
+
+
+def test_a_fully_delivered_run_keeps_its_error_rate():
+    from mlqa.loadgen._locust import _count_undelivered
+    stats = {"error_rate": 0.01}
+    _count_undelivered(stats, {"requests": 100, "sent": 100, "errors": 1}, scheduled=100)
+    assert stats["unanswered"] == stats["unsent"] == 0 and stats["error_rate"] == 0.01
