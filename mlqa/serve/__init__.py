@@ -1,8 +1,10 @@
 """`mlqa serve`: the reference model server (the serving replica of the reference stack)."""
-from ._app import RateLimiter, ServeConfig, build_app, serve
+from ._app import ServeConfig, build_app, serve
 from ._cli import add_parser
-from ._schema import InputColumn, RequestError, Schema
+from ._limits import (BodyTimeout, Gatekeeper, Limit, RateLimiter, ServerLimits, body_deadline, parse_limit,
+                      parse_seconds, run_server, server_config)
+from ._schema import InputColumn, RequestError, Schema, parse_json
 
-__all__ = ["InputColumn", "RateLimiter", "RequestError", "Schema", "ServeConfig", "add_parser", "build_app",
-           "serve"]
-
+__all__ = ["BodyTimeout", "Gatekeeper", "InputColumn", "Limit", "RateLimiter", "RequestError", "Schema",
+           "ServeConfig", "ServerLimits", "add_parser", "body_deadline", "build_app", "parse_json", "parse_limit",
+           "parse_seconds", "run_server", "serve", "server_config"]

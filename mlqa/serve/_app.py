@@ -1,15 +1,16 @@
 """The reference model server: Open Inference Protocol v2 (KServe / Triton / MLServer REST)
-plus a plain JSON route, with bearer-token auth, per-client rate limiting, a payload cap,
-input validation (4xx, never a stack trace) and Prometheus metrics."""
+plus a plain JSON route, with bearer-token auth, a rate limit per authenticated principal,
+failed authentications throttled per client address, a payload cap, header and body
+deadlines and a connection cap (`_limits`), input validation (4xx, never a stack trace) and
+Prometheus metrics."""
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..auth import bearer_matches
 from ..subjects import Model
+from ._limits import Gatekeeper, RateLimiter, ServerLimits, body_deadline, run_server
 from ._schema import RequestError, Schema, parse_json, rows_from_json, rows_from_oip
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,43 +22,22 @@ class ServeConfig:
     name: str = "model"
     token: str | None = None          # None only with allow_no_auth
     allow_no_auth: bool = False
-    rate_per_s: float = 100.0         # per client; burst = rate (one second's worth)
+    rate_per_s: float = 100.0         # per principal (per address without auth)
+    #: the bucket's size; None: one second's worth of `rate_per_s` (at least 1)
+    rate_burst: float | None = None
     #: a second credential that is not rate-limited: the load generator's, whose quota a
     #: capacity test must not measure
     unlimited_token: str | None = None
+    #: failed authentications per client address: `failed_auth_burst` of them at once, then
+    #: `failed_auth_per_s`; an address past it is answered 429 before its token is looked at
+    failed_auth_per_s: float = 0.5
+    failed_auth_burst: float = 30.0
     max_body_bytes: int = 1_000_000
     replicas: int = 1
     zone: str | None = None
     #: upper bounds (seconds) of the mlqa_request_seconds histogram's buckets
     latency_buckets: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-@dataclass
-class RateLimiter:
-    """Token bucket per client key."""
-
-    rate: float
-    buckets: dict[str, _Bucket] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, key: str) -> tuple[bool, float]:
-        now = time.monotonic()
-        with self.lock:
-            b = self.buckets.get(key)
-            if b is None:
-                b = self.buckets[key] = _Bucket(self.rate, now)
-            b.tokens = min(self.rate, b.tokens + (now - b.stamp) * self.rate)
-            b.stamp = now
-            if b.tokens >= 1:
-                b.tokens -= 1
-                return True, 0.0
-            return False, (1 - b.tokens) / self.rate
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 def build_app(model: Model, schema: Schema, config: ServeConfig):
@@ -79,26 +59,21 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
                         "app to the last byte of the answer", ["route"], registry=registry,
                         buckets=config.latency_buckets)
     rows_total = Counter("mlqa_predicted_rows", "Rows predicted", registry=registry)
-    limiter = RateLimiter(config.rate_per_s)
+    gate = Gatekeeper({"token": config.token, "unlimited": config.unlimited_token},
+                      RateLimiter(config.rate_per_s, config.rate_burst),
+                      RateLimiter(config.failed_auth_per_s, config.failed_auth_burst), unlimited=("unlimited",))
     classes = model.classes
 
     def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    def authorised(request: Request) -> bool:
-        return config.token is None or bearer_matches(request.headers.get("authorization", ""), config.token,
-                                                      config.unlimited_token)
+    def admit(request: Request) -> Response | None:
+        refusal = gate.admit(request.client.host if request.client else "-", request.headers.get("authorization", ""))
+        return None if refusal is None else error(refusal.status, refusal.message, refusal.headers)
 
     async def guarded(request: Request, route: str, handler) -> Response:
         try:
-            if not authorised(request):
-                response = error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
-            else:
-                client = request.headers.get("authorization") or (request.client.host if request.client else "-")
-                unlimited = bearer_matches(request.headers.get("authorization", ""), config.unlimited_token)
-                ok, wait = (True, 0.0) if unlimited else limiter.allow(client)
-                response = (error(429, "rate limit exceeded", {"Retry-After": f"{max(wait, 0.001):.3f}"})
-                            if not ok else await handler(request))
+            response = admit(request) or await handler(request)
         except RequestError as exc:
             response = error(exc.status, exc.message)
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
@@ -111,7 +86,7 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
         if ctype != "application/json":
             raise RequestError(415, "send the request as application/json")
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > config.max_body_bytes:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > config.max_body_bytes:
             raise RequestError(413, f"request body over {config.max_body_bytes} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -131,7 +106,7 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
                     else proba.argmax(axis=1)
                 return pred, proba
             return model.predict(frame), None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise RequestError(422, f"the model could not use this input ({type(exc).__name__})") from None
 
     def plain(v: Any) -> Any:
@@ -216,7 +191,7 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed, 500: crashed,
                                                        Exception: crashed})
-    return _timed(app, latency)
+    return _timed(body_deadline(app, config.limits.body_timeout_s), latency)
 
 
 def _route_name(path: str) -> str:
@@ -241,7 +216,7 @@ def _timed(app, histogram):  # noqa: ANN001, ANN202 - ASGI
     return asgi
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Run an app with uvicorn until interrupted."""
-    import uvicorn
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+def serve(app: Any, host: str = "127.0.0.1", port: int = 8080, limits: ServerLimits | None = None) -> None:
+    """Run an app with uvicorn until interrupted, within `limits` (header and keep-alive
+    timeouts, a connection cap)."""
+    run_server(app, host, port, limits)

@@ -53,18 +53,45 @@ def _reject_constant(token: str) -> float:
     raise RequestError(422, f"non-finite number {token} is not valid input")
 
 
+#: the most digits a JSON integer may have: more than any float holds (1.8e308 has 309);
+#: Python refuses to convert past 4,300 digits at all, and such a number is never an input
+MAX_INT_DIGITS = 400
+
+
+def _parse_int(token: str) -> int:
+    digits = len(token.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise RequestError(422, f"an integer of {digits} digits is out of range (at most {MAX_INT_DIGITS})")
+    return int(token)
+
+
+def _parse_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise RequestError(422, f"number {token[:30]}{'...' if len(token) > 30 else ''} is out of range "
+                                "(beyond what a 64-bit float holds)")
+    return value
+
+
 def parse_json(body: bytes) -> Any:
-    """JSON with no NaN/Infinity; bad UTF-8, bad JSON and absurd nesting are 400s."""
+    """JSON with no NaN/Infinity and no number out of a float's range; bad UTF-8, bad JSON
+    and absurd nesting are 400s, numbers out of range 422s."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(400, "request body is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
     except RecursionError:
         raise RequestError(400, "request JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"request body is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # anything else the decoder refuses: still the client's input
+        raise RequestError(400, f"request body is not valid JSON ({str(exc)[:80]})") from None
+
+
+#: the largest integer that converts to a finite float
+_FLOAT_MAX_INT = int(1.7976931348623157e308)
 
 
 def _check_value(col: InputColumn, value: Any, where: str) -> Any:
@@ -73,13 +100,15 @@ def _check_value(col: InputColumn, value: Any, where: str) -> Any:
             return math.nan
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RequestError(422, f"{where}: `{col.name}` must be a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise RequestError(422, f"{where}: `{col.name}` must be finite")
+        if isinstance(value, int) and abs(value) > _FLOAT_MAX_INT or not math.isfinite(value):
+            raise RequestError(422, f"{where}: `{col.name}` must be a finite number within a 64-bit float's range")
         return float(value)
     if col.kind == "categorical":
         if value is None or isinstance(value, str):
             return value
         raise RequestError(422, f"{where}: `{col.name}` must be a string, got {type(value).__name__}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX_INT:
+        raise RequestError(422, f"{where}: `{col.name}` is out of a 64-bit float's range")
     if value is None or isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return value
     raise RequestError(422, f"{where}: `{col.name}` must be a number or a string")
@@ -101,12 +130,14 @@ def rows_from_oip(payload: Any, schema: Schema) -> dict[str, list]:
         data = tensor.get("data")
         if not isinstance(data, list):
             raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `data` list")
-        if tensor.get("datatype") not in OIP_DATATYPES:
+        if not isinstance(tensor.get("datatype"), str) or tensor["datatype"] not in OIP_DATATYPES:
             raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `datatype`, one of "
                                     f"{', '.join(sorted(OIP_DATATYPES))}")
         shape = tensor.get("shape")
-        if not (isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
-            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs an integer `shape` list")
+        if not (isinstance(shape, list) and len(shape) <= 8
+                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
+            raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`) needs a `shape`: a list of at most 8 "
+                                    "whole numbers >= 0")
         if math.prod(shape) != len(data) if shape else len(data) != 1:
             raise RequestError(422, f"inputs[{i}] (`{tensor['name']}`): shape {shape} does not match "
                                     f"{len(data)} values")

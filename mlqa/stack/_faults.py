@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..procs import descendants, pid_alive, signal_all
+from ._fault_params import MAX_STRESS_CPUS, XID_RANGE
 from ._store import write_json
 
 XID_MEANING = {79: "GPU has fallen off the bus", 48: "double-bit ECC error", 94: "contained ECC error",
@@ -40,8 +41,8 @@ class DeviceFaults:
     def stress_node(self, name: str, cpus: int = 1) -> dict:
         """Start `cpus` busy loops on the node, tagged as its processes (a node kill or pause
         takes them too); replaces any stress already there."""
-        if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= 256:
-            raise ValueError(f"cpus is a whole number from 1 to 256, got {cpus!r}")
+        if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= MAX_STRESS_CPUS:
+            raise ValueError(f"cpus is a whole number from 1 to {MAX_STRESS_CPUS}, got {cpus!r}")
         with self.lock:
             if self.nodes[name]["status"] == "down":
                 raise RuntimeError(f"{name} is down: there is nothing to stress")
@@ -96,9 +97,11 @@ class DeviceFaults:
         return json.loads(self.gpus_file(node).read_text())
 
     def fault_gpu(self, node: str, index: int, xid: int) -> dict:
+        if isinstance(xid, bool) or not isinstance(xid, int) or not XID_RANGE[0] <= xid <= XID_RANGE[1]:
+            raise ValueError(f"xid is a whole number from {XID_RANGE[0]} to {XID_RANGE[1]}, got {xid!r}")
         with self.lock:
             gpus = self.gpus(node)
-            if not 0 <= index < len(gpus):
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(gpus):
                 raise KeyError(f"{node} has no GPU {index}")
             gpus[index].update(healthy=False, xid=xid, reason=XID_MEANING.get(xid, "GPU error"))
             self._write_gpus(node, gpus)
@@ -109,7 +112,7 @@ class DeviceFaults:
     def heal_gpu(self, node: str, index: int) -> dict:
         with self.lock:
             gpus = self.gpus(node)
-            if not 0 <= index < len(gpus):
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(gpus):
                 raise KeyError(f"{node} has no GPU {index}")
             gpus[index].update(healthy=True, xid=None, reason=None)
             self._write_gpus(node, gpus)

@@ -4,9 +4,12 @@ Active health checks take a replica out after `unhealthy_after` failed checks an
 after one good one; a refused connection takes it out at once (passive ejection). Requests
 go round-robin over zones, then over a zone's healthy replicas; an inference that fails
 (connection error, timeout, 5xx) is retried on a replica in another zone. The same bearer
-auth and a per-client rate limit as `mlqa serve`; Prometheus metrics. Network faults between
-the gateway and a zone (added latency, dropped traffic) are injected here, on the path to
-the zone, through the admin route.
+auth, rate limit per principal, throttling of failed authentications per address, header and
+body deadlines and connection cap as `mlqa serve`; request paths normalised before routing
+(percent-decoding, double slashes; dot segments and encoded slashes refused with 400);
+Prometheus metrics. Network faults between the gateway and a zone (added latency, dropped
+traffic) are injected here, on the path to the zone, through the admin route (its parameters
+checked by `_fault_params`).
 
     python -m mlqa.stack._gateway CONFIG.json
 """
@@ -22,6 +25,78 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote
+
+#: the largest request body the gateway takes (the replicas' own default cap)
+MAX_BODY_BYTES = 1_000_000
+#: the gateway settings' ranges: key -> (whole number?, low, high)
+SETTING_RANGES = {"health_interval_s": (False, 0.01, 60.0), "unhealthy_after": (True, 1, 100),
+                  "try_timeout_s": (False, 0.01, 300.0), "retries": (True, 0, 10)}
+
+
+def settings_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with a topology's `gateway` settings: (key, message) pairs, none when
+    they are sound. Numbers finite and in range; `rate_limit` a positive rate."""
+    import math
+    out: list[tuple[str, str]] = []
+    for key, (integral, low, high) in SETTING_RANGES.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        kind = int if integral else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) \
+                or not low <= value <= high:
+            out.append((key, f"`gateway.{key}` must be {'a whole number' if integral else 'a number'} "
+                             f"from {low:g} to {high:g}, got {value!r}"))
+    if "rate_limit" in settings:
+        from ..errors import MlqaError
+        from ..serve import parse_limit
+        try:
+            parse_limit(settings["rate_limit"], "`gateway.rate_limit`")
+        except MlqaError as exc:
+            out.append(("rate_limit", str(exc)))
+    return out
+
+
+class PathError(ValueError):
+    """A request path the gateway refuses to route (400)."""
+
+
+def normalise_path(raw: str) -> str:
+    """The path to route on, from the request's raw (still percent-encoded) path: each
+    segment percent-decoded once, empty segments (double slashes) dropped. A `.` or `..`
+    segment (however encoded), an encoded `/` or `\\`, or a control character is refused
+    (PathError): nothing may reach a replica's path other than the one routed."""
+    segments = []
+    for part in raw.split("/"):
+        if not part:
+            continue
+        seg = unquote(part, errors="strict") if "%" in part else part
+        if seg in (".", "..") or "/" in seg or "\\" in seg or any(ord(c) < 32 or ord(c) == 127 for c in seg):
+            raise PathError(f"path segment {part[:40]!r} is not allowed")
+        segments.append(seg)
+    return "/" + "/".join(segments)
+
+
+def _normalised(app):  # noqa: ANN001, ANN202 - ASGI
+    """ASGI middleware: route on `normalise_path` of the raw path; 400 when it is refused."""
+    async def asgi(scope, receive, send):  # noqa: ANN001, ANN202
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        raw = scope.get("raw_path")
+        raw = raw.decode("latin-1") if raw else quote(scope["path"])
+        try:
+            path = normalise_path(raw.split("?", 1)[0])
+        except (PathError, UnicodeDecodeError) as exc:
+            body = json.dumps({"error": f"bad request path: {exc if isinstance(exc, PathError) else 'not UTF-8'}"})
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body.encode()})
+            return None
+        scope = {**scope, "path": path, "raw_path": quote(path).encode()}
+        return await app(scope, receive, send)
+    return asgi
 
 
 @dataclass
@@ -78,9 +153,8 @@ def build_gateway(config: dict[str, Any]):
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from ..auth import bearer_matches
-    from ..serve import RateLimiter
-    from ..units import parse_rate
+    from ..serve import BodyTimeout, Gatekeeper, RateLimiter, ServerLimits, body_deadline, parse_limit
+    from . import _fault_params as P
 
     token = os.environ[config["token_env"]]
     internal = os.environ[config["internal_token_env"]]
@@ -88,7 +162,12 @@ def build_gateway(config: dict[str, Any]):
     s = config["settings"]
     pool = Pool([Upstream(**u) for u in config["upstreams"]])
     faults: dict[str, ZoneFault] = {z: ZoneFault() for z in pool.zones}
-    limiter = RateLimiter(parse_rate(s["rate_limit"]))
+    rate = parse_limit(s["rate_limit"], "gateway.rate_limit")
+    #: failed authentications per address (default 30, then one every 2 s), as `mlqa serve`'s
+    failures = RateLimiter.of(parse_limit(config.get("auth_failure_limit", "30/min"), "auth_failure_limit"))
+    users = Gatekeeper({"user": token}, RateLimiter.of(rate), failures)
+    admins = Gatekeeper({"admin": admin}, None, failures)
+    limits = ServerLimits(**config.get("limits", {}))
     registry = CollectorRegistry()
     requests = Counter("mlqa_gateway_requests", "Requests by status", ["status"], registry=registry)
     retries = Counter("mlqa_gateway_retries", "Inference retries on another replica", ["zone"], registry=registry)
@@ -140,26 +219,44 @@ def build_gateway(config: dict[str, Any]):
             state["checked_at"] = time.time()
             await asyncio.sleep(interval)
 
-    def authorised(request: Request, secret: str) -> bool:
-        return bearer_matches(request.headers.get("authorization", ""), secret)
+    def refused(request: Request, gate: Gatekeeper) -> JSONResponse | None:
+        refusal = gate.admit(request.client.host if request.client else "-", request.headers.get("authorization", ""))
+        return None if refusal is None else error(refusal.status, refusal.message, refusal.headers)
 
     def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise P.ParamError(f"request body over {MAX_BODY_BYTES} bytes", 413)
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise P.ParamError(f"request body over {MAX_BODY_BYTES} bytes", 413)
+                chunks.append(chunk)
+        except BodyTimeout as exc:
+            raise P.ParamError(exc.message, exc.status) from None
+        return b"".join(chunks)
+
     async def forward(request: Request) -> Response:
         started = time.perf_counter()
-        response = await _forward(request)
+        try:
+            response = await _forward(request)
+        except P.ParamError as exc:
+            response = error(exc.status, exc.message)
         requests.labels(str(response.status_code)).inc()
         latency.observe(time.perf_counter() - started)
         return response
 
     async def _forward(request: Request) -> Response:
-        if not authorised(request, token):
-            return error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
-        ok, wait = limiter.allow(request.headers.get("authorization", ""))
-        if not ok:
-            return error(429, "rate limit exceeded", {"Retry-After": f"{max(wait, 0.001):.3f}"})
-        body = await request.body()
+        no = refused(request, users)
+        if no is not None:
+            return no
+        body = await read_body(request)
+        path = quote(request.scope["path"])   # normalised (`_normalised`): no dot segment, no encoded slash
         headers = {"Authorization": f"Bearer {internal}",
                    **({"Content-Type": request.headers["content-type"]} if "content-type" in request.headers else {})}
         tried_zones: set[str] = set()
@@ -174,7 +271,7 @@ def build_gateway(config: dict[str, Any]):
             tried.add(u.node)
             tried_zones.add(u.zone)
             try:
-                r = await send(u, request.method, request.url.path, body, headers, s["try_timeout_s"])
+                r = await send(u, request.method, path, body, headers, s["try_timeout_s"])
             except httpx.ConnectError:
                 set_health(u, False, at_once=True)
                 last = f"{u.node}: connection refused"
@@ -200,28 +297,26 @@ def build_gateway(config: dict[str, Any]):
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     async def admin_state(request: Request) -> Response:
-        if not authorised(request, admin):
-            return error(401, "admin token required")
+        no = refused(request, admins)
+        if no is not None:
+            return no
         return JSONResponse({"upstreams": [{"node": u.node, "zone": u.zone, "url": u.url, "healthy": u.healthy,
                                             "changed_at": u.changed_at} for u in pool.upstreams],
                              "healthy_by_zone": pool.healthy_by_zone(), "checked_at": state.get("checked_at"),
                              "faults": {z: vars(f) for z, f in faults.items()}})
 
     async def admin_fault(request: Request) -> Response:
-        if not authorised(request, admin):
-            return error(401, "admin token required")
+        no = refused(request, admins)
+        if no is not None:
+            return no
         zone = request.path_params["zone"]
-        if zone not in faults:
-            return error(404, f"no zone {zone}")
         try:
-            spec = json.loads(await request.body() or b"{}")
-            latency_s = float(spec.get("latency_ms", 0)) / 1000
-            drop = float(spec.get("drop", 0))
-        except (ValueError, TypeError, AttributeError):
-            return error(400, "body is {\"latency_ms\": N, \"drop\": 0..1}")
-        if latency_s < 0 or not 0 <= drop <= 1:
-            return error(400, "latency_ms >= 0 and 0 <= drop <= 1")
-        faults[zone] = ZoneFault(latency_s=latency_s, drop=drop)
+            spec = P.network_fault(P.json_object(await read_body(request)))
+        except P.ParamError as exc:
+            return error(exc.status, exc.message)
+        if zone not in faults:
+            return error(404, f"no zone {zone[:100]!r}")
+        faults[zone] = ZoneFault(latency_s=spec["latency_ms"] / 1000, drop=spec["drop"])
         return JSONResponse({"zone": zone, **vars(faults[zone])})
 
     @contextlib.asynccontextmanager
@@ -240,15 +335,37 @@ def build_gateway(config: dict[str, Any]):
               Route("/v2/models/{name}", forward, methods=["GET"]),
               Route("/v2/models/{name}/ready", forward, methods=["GET"]),
               Route("/predict", forward, methods=["POST"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, "not found")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return error(405, "method not allowed")
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return error(500, "internal error")
+
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: not_found, 405: not_allowed, 500: crashed, Exception: crashed})
+    return _normalised(body_deadline(app, limits.body_timeout_s))
 
 
-def main() -> None:
+def main() -> int:
+    """Serve the gateway of CONFIG.json; exit 2 with a message when its settings are wrong."""
     config = json.loads(open(sys.argv[1]).read())
-    import uvicorn
-    uvicorn.run(build_gateway(config), host="127.0.0.1", port=config["port"], log_level="warning",
-                access_log=False)
+    problems = settings_errors(config["settings"])
+    try:
+        from ..serve import parse_limit
+        parse_limit(config.get("auth_failure_limit", "30/min"), "auth_failure_limit")
+    except Exception as exc:  # noqa: BLE001 - MlqaError: the message says what is wrong
+        problems.append(("auth_failure_limit", str(exc)))
+    if problems:
+        print(f"mlqa gateway: {sys.argv[1]}: " + "; ".join(m for _, m in problems), file=sys.stderr)
+        return 2
+    from ..serve import ServerLimits, run_server
+    run_server(build_gateway(config), "127.0.0.1", config["port"], ServerLimits(**config.get("limits", {})))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
