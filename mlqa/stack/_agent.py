@@ -1,7 +1,8 @@
 """A node's training agent: runs torchrun (one TorchElastic agent, one worker per healthy
 simulated GPU) against the rendezvous the control plane hosts, and relaunches it with the
 remaining devices when one is marked unhealthy — as a node does once the device plugin
-withdraws a failed GPU.
+withdraws a failed GPU. torchrun runs on a lease (`mlqa.stack._lease`): it dies with the
+agent, and its workers with it, even when the agent is SIGKILLed.
 
     python -m mlqa.stack._agent SPEC.json NODE
 """
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..procs import descendants, signal_all
+from ..procs import PARENT_ENV, ProcessTable
 
 
 def healthy_devices(gpus_file: Path) -> list[int]:
@@ -28,7 +29,7 @@ def healthy_devices(gpus_file: Path) -> list[int]:
 def torchrun_cmd(spec: dict, nproc: int) -> list[str]:
     conf = ("is_host=false,join_timeout=300,last_call_timeout=1,close_timeout=5,heartbeat_timeout=3,"
             "keep_alive_interval=1,keep_alive_max_attempt=3")
-    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={spec['min_nodes']}:{spec['max_nodes']}",
+    return [sys.executable, "-m", "mlqa.stack._lease", "torch.distributed.run", f"--nnodes={spec['min_nodes']}:{spec['max_nodes']}",
             f"--nproc-per-node={nproc}", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{spec['rdzv_port']}",
             f"--rdzv-id={spec['job_id']}", f"--rdzv-conf={conf}", "--max-restarts=100", "--monitor-interval=0.2",
             "-m", "mlqa.stack._worker"]
@@ -36,13 +37,16 @@ def torchrun_cmd(spec: dict, nproc: int) -> list[str]:
 
 def stop_tree(proc: subprocess.Popen, grace_s: float = 3.0) -> None:
     """torchrun's workers may run in sessions of their own: signal the whole tree."""
-    pids = descendants([proc.pid])
-    signal_all(pids, signal.SIGTERM)
+    before = ProcessTable(with_environ=False)
+    pids = before.descendants([proc.pid])
+    before.signal(pids, signal.SIGTERM)
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         pass
-    signal_all(descendants([proc.pid]) | pids, signal.SIGKILL)
+    after = ProcessTable(with_environ=False)
+    after.signal(after.descendants([proc.pid]), signal.SIGKILL)
+    before.signal(pids, signal.SIGKILL)         # those orphaned since: still the same processes
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -73,7 +77,7 @@ def main() -> int:
                # torchrun otherwise caches the first round's rank-0 store address: when the
                # node that held rank 0 dies, the survivors wait on a dead store. Unshared,
                # every round publishes its address through the control plane's store.
-               "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+               "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1", PARENT_ENV: str(os.getpid())}
         launches += 1
         print(f"[{node}] launch {launches}: torchrun with devices {devices}", flush=True)
         current = subprocess.Popen(torchrun_cmd(spec, len(devices)), env=env)

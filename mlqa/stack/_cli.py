@@ -7,6 +7,7 @@ import sys
 import time
 
 from ._control import Stack, StackError, down, up
+from ._lifecycle import inspect_stack
 
 
 def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -36,16 +37,29 @@ def main(args: argparse.Namespace) -> int:
         print(render(stack.state()))
         return 0
     if args.stack_command == "down":
+        before = inspect_stack(args.state_dir)
         killed = down(args.state_dir)
-        print(f"mlqa stack: down{f' (killed {len(killed)} leftover processes)' if killed else ''}", file=sys.stderr)
+        if before.running:
+            said = f"down{f' (killed {len(killed)} leftover processes)' if killed else ''}"
+        elif killed:
+            said = f"down: its supervisor was already gone; killed {len(killed)} leftover processes"
+        else:
+            said = "nothing to stop" + (f" (removed a stale pid file: pid {before.stale_pid} is not this stack's "
+                                        "supervisor, and was not signalled)" if before.stale_pid else "")
+        print(f"mlqa stack: {said}", file=sys.stderr)
         return 0
+    status = inspect_stack(args.state_dir)
     try:
+        if not status.running:
+            raise StackError(status.describe())
         state = Stack.attach(args.state_dir).state()
     except StackError as exc:
+        said = str(exc) if not status.running else f"supervisor pid {status.supervisor.pid} runs, but {exc}"
         if args.json:
-            print(json.dumps({"running": False, "error": str(exc)}))
+            print(json.dumps({"running": False, "half_dead": status.half_dead, "leftover_pids": list(status.leftovers),
+                              "error": said}))
         else:
-            print(f"mlqa stack: not running ({exc})", file=sys.stderr)
+            print(f"mlqa stack: {said}", file=sys.stderr)
         return 1
     print(json.dumps(state, indent=1, default=str) if args.json else render(state))
     return 0

@@ -1,11 +1,15 @@
 """Bringing the stack up and down, and the client of its control plane (the fault surface
-the stack's tests use and the chaos engine drives)."""
+the stack's tests use and the chaos engine drives).
+
+Lifecycle: `up`, `status` and `down` decide on the same picture (`_lifecycle.inspect_stack`:
+running, half-dead or not running), and a process is signalled only when its start time and
+the stack's tag match, never for a pid alone. `up` holds a pipe to the supervisor until the
+stack is ready (killed before that, the stack stops itself)."""
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -18,11 +22,11 @@ from urllib.parse import quote
 
 from ..deadline import Deadline
 from ..errors import MlqaError
-from ..procs import free_port, pid_alive, signal_all, tagged
+from ..procs import ProcessId, free_port
+from ._lifecycle import DEFAULT_DIR, SUPERVISOR_MODULE, forget_supervisor, inspect_stack, kill_tagged
 from ._store import ModelStore, write_json
 from ._topology import Topology, load_topology
 
-DEFAULT_DIR = ".mlqa-stack"
 TOKEN_ENV = "MLQA_STACK_TOKEN"
 
 
@@ -40,6 +44,8 @@ class Stack:
     control_url: str
     admin_token: str
     stack_id: str
+    #: the token of the gateway's own /admin routes (not the supervisor's admin token)
+    gateway_token: str = ""
 
     @classmethod
     def attach(cls, state_dir: str | Path = DEFAULT_DIR) -> "Stack":
@@ -51,7 +57,7 @@ class Stack:
             raise StackError(f"no stack in {d}: run `mlqa stack up` first") from None
         return cls(state_dir=d, gateway_url=f"http://127.0.0.1:{plan['gateway_port']}", token=sec["token"],
                    control_url=f"http://127.0.0.1:{plan['control_port']}", admin_token=sec["admin"],
-                   stack_id=plan["stack_id"])
+                   stack_id=plan["stack_id"], gateway_token=sec.get("gateway", sec["admin"]))
 
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> Any:
         import httpx
@@ -167,7 +173,7 @@ class Stack:
         clock), healthy replicas per zone, the network faults it applies."""
         from ..localhttp import local_request
         return local_request("GET", self.gateway_url + "/admin/state", timeout=2,
-                             headers={"Authorization": f"Bearer {self.admin_token}"}).json()
+                             headers={"Authorization": f"Bearer {self.gateway_token}"}).json()
 
     def wait(self, predicate: Callable[[dict], Any], timeout: float, what: str,
              interval: float = 0.2, deadline: Deadline | None = None) -> Any:
@@ -227,28 +233,25 @@ def _reference_model(build: Path, seed: int = 0) -> tuple[Path, Path, str]:
     return build / "reference-model.joblib", build / "reference-train.csv", "approved"
 
 
-def _running(state_dir: Path) -> bool:
-    try:
-        plan = json.loads((state_dir / "plan.json").read_text())
-    except OSError:
-        return False
-    return bool(tagged(MLQA_STACK_ID=plan["stack_id"])) or _supervisor_alive(state_dir)
-
-
-def _supervisor_alive(state_dir: Path) -> bool:
-    try:
-        return pid_alive(int((state_dir / "supervisor.pid").read_text()))
-    except (OSError, ValueError):
-        return False
-
-
 def up(topology: str | Path | Topology | None = None, state_dir: str | Path = DEFAULT_DIR, *,
        owner_pid: int | None = None, timeout: float = 90) -> Stack:
     """Start the stack and return once every replica is healthy behind the gateway. With
-    `owner_pid`, the stack stops itself when that process is gone (a test session)."""
+    `owner_pid`, the stack stops itself when that process is gone (a test session), even
+    killed. Should this call end before the stack is ready (killed, interrupted, timed
+    out), the stack stops itself too: nothing is left running."""
     d = Path(state_dir).resolve()
-    if _running(d):
-        raise StackError(f"a stack is already running in {d}: `mlqa stack down` first (or pick --state-dir)")
+    status = inspect_stack(d)
+    if status.running:
+        raise StackError(f"a stack is already running in {d} (supervisor pid {status.supervisor.pid}): "
+                         "`mlqa stack down` first (or pick --state-dir)")
+    if status.half_dead:
+        raise StackError(f"the stack in {d} is {status.describe()}; then `mlqa stack up` again")
+    forget_supervisor(d)           # stale: names no supervisor of ours
+    owner = None
+    if owner_pid is not None:
+        owner = ProcessId.of(owner_pid)
+        if owner is None:
+            raise StackError(f"owner_pid {owner_pid} is not a running process")
     topo = topology if isinstance(topology, Topology) else load_topology(topology)
     for sub in ("logs", "models", "nodes", "checkpoints"):
         (d / sub).mkdir(parents=True, exist_ok=True)
@@ -260,28 +263,58 @@ def up(topology: str | Path | Topology | None = None, state_dir: str | Path = DE
         data = str(data_path)
     digest = ModelStore(d / "models").put(model_file)
     sec = {"token": secrets.token_urlsafe(24), "internal": secrets.token_urlsafe(24),
-           "admin": secrets.token_urlsafe(24)}
+           "gateway": secrets.token_urlsafe(24), "admin": secrets.token_urlsafe(24)}
     write_json(d / "secrets.json", sec)
     os.chmod(d / "secrets.json", 0o600)
     (d / "token").write_text(sec["token"])
     os.chmod(d / "token", 0o600)
     topo_dict = asdict(topo)
-    plan = {"stack_id": uuid.uuid4().hex[:12], "topology": topo_dict, "token_env": TOKEN_ENV,
+    stack_id = uuid.uuid4().hex[:12]
+    plan = {"stack_id": stack_id, "topology": topo_dict, "token_env": TOKEN_ENV,
             "gateway_port": free_port(), "control_port": free_port(), "owner_pid": owner_pid,
+            "owner": {"pid": owner.pid, "started": owner.started} if owner else None,
             "replica_ports": {n.name: [free_port() for _ in range(n.replicas)] for n in topo.nodes},
             "model": {"digest": digest, "data": data, "label": label, "trusted": list(m.trusted)}}
     write_json(d / "plan.json", plan)
-    log = open(d / "logs" / "supervisor.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "mlqa.stack._supervisor", str(d)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, cwd=d)
-    log.close()
-    (d / "supervisor.pid").write_text(str(proc.pid))
+    # the launcher's lease: until `detach` is written, the supervisor stops itself when this
+    # end closes (this process killed, or giving up); only the supervisor gets the read end
+    lease_r, lease_w = os.pipe()
+    try:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLQA_STACK_")},
+               "MLQA_STACK_ID": stack_id, "MLQA_STACK_ROLE": "supervisor"}
+        with open(d / "logs" / "supervisor.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", SUPERVISOR_MODULE, str(d), "--launcher-fd", str(lease_r)],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=d, env=env, pass_fds=(lease_r,))
+        os.close(lease_r)
+        lease_r = -1
+        ident = ProcessId.of(proc.pid)
+        write_json(d / "supervisor.json", {"pid": proc.pid, "started": ident.started if ident else None,
+                                           "stack_id": stack_id, "module": SUPERVISOR_MODULE})
+        (d / "supervisor.pid").write_text(str(proc.pid))
+        stack = _wait_ready(d, proc, timeout)
+        try:
+            os.write(lease_w, b"detach")
+        except OSError:
+            pass
+        return stack
+    except BaseException:
+        os.close(lease_w)           # the supervisor stops itself on end of file ...
+        lease_w = -1
+        down(d, timeout=10)         # ... and whatever is left is killed now
+        raise
+    finally:
+        for fd in (lease_r, lease_w):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _wait_ready(d: Path, proc: subprocess.Popen, timeout: float) -> Stack:
     stack = Stack.attach(d)
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             tail = (d / "logs" / "supervisor.log").read_text(errors="replace")[-1500:]
-            down(d)
             raise StackError(f"the supervisor exited with {proc.returncode}:\n{tail}")
         try:
             if stack.state().get("ready"):
@@ -289,33 +322,29 @@ def up(topology: str | Path | Topology | None = None, state_dir: str | Path = DE
         except StackError:
             pass
         if time.monotonic() > deadline:
-            down(d)
             raise StackError(f"the stack was not ready within {timeout:g}s; logs in {d / 'logs'}")
         time.sleep(0.2)
 
 
 def down(state_dir: str | Path = DEFAULT_DIR, timeout: float = 30) -> list[int]:
-    """Stop the stack: ask the supervisor, then kill whatever still carries the stack's id
-    (walking every process, whatever session it started). Returns the pids it had to kill."""
+    """Stop the stack: ask its supervisor (when it is there: start time and tag checked),
+    then kill whatever still carries the stack's id (walking every process, whatever
+    session it started, whoever its parent is now). A pid file that names another process
+    is removed, never acted on. Returns the pids it had to kill (a half-dead stack's
+    leftovers; empty when the supervisor stopped everything, or nothing ran)."""
     d = Path(state_dir).resolve()
-    try:
-        plan = json.loads((d / "plan.json").read_text())
-    except OSError:
+    status = inspect_stack(d)
+    if status.stack_id is None:
+        forget_supervisor(d)
         return []
-    try:
-        Stack.attach(d)._call("POST", "/shutdown", timeout=5)
-    except StackError:
-        pass
-    deadline = time.monotonic() + timeout
-    while _supervisor_alive(d) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    leftovers = tagged(MLQA_STACK_ID=plan["stack_id"])
-    try:
-        leftovers.add(int((d / "supervisor.pid").read_text()))
-    except (OSError, ValueError):
-        pass
-    leftovers = {p for p in leftovers if pid_alive(p)}
-    signal_all(leftovers, signal.SIGCONT)
-    signal_all(leftovers, signal.SIGKILL)
-    (d / "supervisor.pid").unlink(missing_ok=True)
-    return sorted(leftovers)
+    if status.supervisor is not None:
+        try:
+            Stack.attach(d)._call("POST", "/shutdown", timeout=5)
+        except (StackError, ValueError, KeyError):
+            pass
+        deadline = time.monotonic() + timeout
+        while status.supervisor.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    killed = kill_tagged(status.stack_id)
+    forget_supervisor(d)
+    return killed

@@ -10,6 +10,18 @@ live state; restarts a killed node after `node_restart_delay_s` when the topolog
 (cloud auto-repair); hosts the training rendezvous; writes `state.json`; and stops
 everything on `/shutdown`, or when the process that owns it (a pytest session) is gone. Its
 HTTP API listens on 127.0.0.1 and needs the admin token.
+
+Lifecycle: every component is started on a lease (`mlqa.stack._lease`: Linux's
+parent-death signal, armed for the spawner's long-lived thread, and a watch on its parent
+everywhere), so none outlives the supervisor, even when it is SIGKILLed. The supervisor
+itself stops everything and exits when the process that launched it goes before the stack
+was ready (`--launcher-fd`: a pipe whose end `up` holds), and when the process that owns it
+(a pytest session) is gone, even by SIGKILL (its pid and start time, never a pid alone).
+
+Credentials: the admin token stays in this process (read from `secrets.json`). The gateway
+gets the client token, the internal token it forwards with and a token of its own for its
+`/admin` routes; replicas the client and internal tokens; training agents and workers, the
+rendezvous and stress processes none.
 """
 from __future__ import annotations
 
@@ -20,14 +32,18 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..procs import ProcessTable, descendants, pid_alive, signal_all, tagged
-from ._admin import handler, stop_server
+from ..procs import ProcessId, ProcessTable, Spawner, descendants, signal_all
+from ._admin import AdminServer, handler, stop_server
 from ._faults import DeviceFaults, reap
 from ._store import ModelStore, write_json
+
+#: the internal token (gateway -> replicas) and the gateway's own admin token, as the
+#: components read them from their environment
+INTERNAL_TOKEN_ENV = "MLQA_STACK_INTERNAL_TOKEN"
+GATEWAY_TOKEN_ENV = "MLQA_STACK_GATEWAY_TOKEN"
 
 
 class Supervisor(DeviceFaults):
@@ -48,10 +64,14 @@ class Supervisor(DeviceFaults):
         #: restarted gateway is given again (a network fault outlives the gateway process)
         self.network: dict[str, dict[str, float]] = {}
         self.net_lock = threading.Lock()
-        self.env = {**os.environ, "MLQA_STACK_ID": self.plan["stack_id"],
-                    self.plan["token_env"]: self.secrets["token"],
-                    "MLQA_STACK_INTERNAL_TOKEN": self.secrets["internal"],
-                    "MLQA_STACK_ADMIN_TOKEN": self.secrets["admin"]}
+        #: what every component's environment starts from: no MLQA_STACK_* variable of ours
+        #: (this process's tag, a token the caller had exported), the stack's tag added
+        self.env = {**{k: v for k, v in os.environ.items()
+                       if not k.startswith("MLQA_STACK_") and k != self.plan["token_env"]},
+                    "MLQA_STACK_ID": self.plan["stack_id"]}
+        self.spawner = Spawner()
+        #: called (once) when the stack must stop on its own: its launcher or owner is gone
+        self.on_orphaned = self.shutdown
         self.model_path = str(ModelStore(state_dir / "models").path(self.plan["model"]["digest"]))
         from ._training import TrainingJob
         self.training = TrainingJob(self)
@@ -62,21 +82,37 @@ class Supervisor(DeviceFaults):
                                             for i in range(node["gpus"])])
 
     # -- processes ---------------------------------------------------------------------------
-    def _spawn(self, cmd: list[str], log: str, node: str | None = None) -> subprocess.Popen:
-        env = dict(self.env)
+    def credentials(self, role: str) -> dict[str, str]:
+        """The tokens a component needs, as environment variables: the gateway checks clients'
+        tokens, forwards with the internal one and guards its own /admin routes with a token of
+        its own; a replica checks the client and internal tokens; nothing else gets any (the
+        admin token never leaves the supervisor)."""
+        if role == "gateway":
+            return {self.plan["token_env"]: self.secrets["token"], INTERNAL_TOKEN_ENV: self.secrets["internal"],
+                    GATEWAY_TOKEN_ENV: self.secrets["gateway"]}
+        if role == "replica":
+            return {self.plan["token_env"]: self.secrets["token"], INTERNAL_TOKEN_ENV: self.secrets["internal"]}
+        return {}
+
+    def _spawn(self, cmd: list[str], log: str, node: str | None = None, role: str = "") -> subprocess.Popen:
+        """Start a component on a lease (it dies with the supervisor), from the spawner's
+        thread, tagged with the stack's id (and its node's), with `role`'s credentials only."""
+        env = {**self.env, **self.credentials(role)}
         if node:
             env.update(MLQA_STACK_NODE=node, MLQA_STACK_ZONE=self.nodes[node]["zone"])
+        if len(cmd) > 2 and cmd[0] == sys.executable and cmd[1] in ("-m", "-c"):
+            cmd = [cmd[0], "-m", "mlqa.stack._lease", *(cmd[2:] if cmd[1] == "-m" else cmd[1:])]
         out = open(self.dir / "logs" / log, "ab")
         try:
-            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                    cwd=self.dir)
+            return self.spawner.popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True, cwd=self.dir)
         finally:
             out.close()
 
     def _replica_cmd(self, port: int) -> list[str]:
         m = self.plan["model"]
         cmd = [sys.executable, "-m", "mlqa.cli", "serve", self.model_path, "--port", str(port),
-               "--token-env", self.plan["token_env"], "--unlimited-token-env", "MLQA_STACK_INTERNAL_TOKEN",
+               "--token-env", self.plan["token_env"], "--unlimited-token-env", INTERNAL_TOKEN_ENV,
                "--rate-limit", "100000/s"]
         if m.get("data"):
             cmd += ["--data", m["data"]] + (["--label", m["label"]] if m.get("label") else [])
@@ -87,7 +123,7 @@ class Supervisor(DeviceFaults):
     def start_node(self, name: str) -> None:
         with self.lock:
             ports = self.plan["replica_ports"][name]
-            self.procs[name] = [self._spawn(self._replica_cmd(p), f"{name}-replica-{i + 1}.log", name)
+            self.procs[name] = [self._spawn(self._replica_cmd(p), f"{name}-replica-{i + 1}.log", name, "replica")
                                 for i, p in enumerate(ports)]
             self.nodes[name].update(status="up", since=time.time(), restart_at=None)
             self.training.node_started(name)
@@ -203,18 +239,18 @@ class Supervisor(DeviceFaults):
     # -- the gateway -------------------------------------------------------------------------
     def start_gateway(self) -> None:
         config = {"port": self.plan["gateway_port"], "token_env": self.plan["token_env"],
-                  "internal_token_env": "MLQA_STACK_INTERNAL_TOKEN", "admin_token_env": "MLQA_STACK_ADMIN_TOKEN",
+                  "internal_token_env": INTERNAL_TOKEN_ENV, "admin_token_env": GATEWAY_TOKEN_ENV,
                   "settings": self.topology["gateway"],
                   "upstreams": [{"node": n, "zone": self.nodes[n]["zone"], "url": f"http://127.0.0.1:{p}"}
                                 for n, ports in self.plan["replica_ports"].items() for p in ports]}
         write_json(self.dir / "gateway.json", config)
         self.gateway = self._spawn([sys.executable, "-m", "mlqa.stack._gateway", str(self.dir / "gateway.json")],
-                                   "gateway.log")
+                                   "gateway.log", role="gateway")
 
     def gateway_call(self, method: str, path: str, body: dict | None = None) -> dict:
         from ..localhttp import local_request
         r = local_request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
-                          headers={"Authorization": f"Bearer {self.secrets['admin']}"})
+                          headers={"Authorization": f"Bearer {self.secrets['gateway']}"})
         return r.json()
 
     def degrade_zone(self, zone: str, body: dict) -> dict:
@@ -278,7 +314,7 @@ class Supervisor(DeviceFaults):
             except Exception:  # noqa: BLE001 - the gateway may be starting or gone
                 gw = {"upstreams": [], "healthy_by_zone": {}}
             health = {u["node"]: u["healthy"] for u in gw.get("upstreams", [])}
-            table = ProcessTable()          # one pass over /proc for every node
+            table = ProcessTable()          # one pass over the process table for every node
             nodes = []
             for name, st in self.nodes.items():
                 procs = self.procs.get(name, [])
@@ -303,8 +339,36 @@ class Supervisor(DeviceFaults):
                     "ready": all(health.get(n, False) or not self.plan["replica_ports"][n] for n in self.nodes
                                  if self.nodes[n]["status"] == "up") and bool(gw.get("upstreams"))}
 
+    def owner(self) -> ProcessId | None:
+        """The process that owns the stack (a pytest session), by pid and start time."""
+        o = self.plan.get("owner")
+        if isinstance(o, dict) and isinstance(o.get("pid"), int) and isinstance(o.get("started"), (int, float)):
+            return ProcessId(o["pid"], float(o["started"]))
+        return None
+
+    def orphaned(self, why: str, **detail: Any) -> None:
+        """The stack must stop on its own (its launcher or owner is gone): once."""
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self._event(why, **detail)
+        print(f"mlqa stack: {why.replace('_', ' ')} {detail}: stopping", file=sys.stderr, flush=True)
+        self.on_orphaned()
+
+    def watch_launcher(self, fd: int) -> None:
+        """Until the launcher (`up`) says the stack is handed over, its end of the pipe is
+        open; end of file before that (it was killed, or gave up) stops the stack."""
+        try:
+            got = os.read(fd, 64)
+        except OSError:
+            got = b""
+        finally:
+            os.close(fd)
+        if not got.startswith(b"detach"):
+            self.orphaned("launcher_gone")
+
     def monitor(self) -> None:
-        owner = self.plan.get("owner_pid")
+        owner = self.owner()
         while not self.stopping.wait(0.25):
             with self.lock:
                 for name, st in self.nodes.items():
@@ -313,7 +377,7 @@ class Supervisor(DeviceFaults):
                             if p.poll() is not None:          # died on its own: restart it, as a kubelet would
                                 port = self.plan["replica_ports"][name][i]
                                 self.procs[name][i] = self._spawn(self._replica_cmd(port),
-                                                                  f"{name}-replica-{i + 1}.log", name)
+                                                                  f"{name}-replica-{i + 1}.log", name, "replica")
                                 self._event("replica_restarted", node=name, exit_code=p.returncode)
                     elif st["status"] == "down" and st["restart_at"] and time.time() >= st["restart_at"]:
                         self.nodes[name]["restarts"] += 1
@@ -325,9 +389,8 @@ class Supervisor(DeviceFaults):
                     if self.network:
                         threading.Thread(target=self._reapply_network, args=(self.gateway,), daemon=True).start()
                 self.training.poll()
-            if owner and not pid_alive(owner):
-                self._event("owner_gone", pid=owner)
-                self.shutdown()
+            if owner is not None and not owner.alive():
+                self.orphaned("owner_gone", pid=owner.pid)
                 return
 
     def shutdown(self) -> None:
@@ -344,17 +407,41 @@ class Supervisor(DeviceFaults):
                 signal_all(pids, signal.SIGKILL)
                 self.gateway.wait(timeout=5)
                 self.gateway = None
-            leftovers = tagged(MLQA_STACK_ID=self.plan["stack_id"])
-            signal_all(leftovers, signal.SIGKILL)
+            table = ProcessTable()       # never this process: its environment is not read
+            table.signal(table.tagged(MLQA_STACK_ID=self.plan["stack_id"]), signal.SIGKILL)
             write_json(self.dir / "state.json", {"stack_id": self.plan["stack_id"], "stopped_at": time.time()})
 
 
+def _forget_pid_files(state_dir: Path) -> None:
+    """Remove the pid files that name this process (not a successor's)."""
+    me = ProcessId.of(os.getpid())
+    try:
+        recorded = json.loads((state_dir / "supervisor.json").read_text())
+        if me is None or recorded.get("pid") != me.pid:
+            return
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in ("supervisor.json", "supervisor.pid"):
+        (state_dir / name).unlink(missing_ok=True)
+
+
 def main() -> None:
-    state_dir = Path(sys.argv[1]).resolve()
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m mlqa.stack._supervisor")
+    ap.add_argument("state_dir")
+    ap.add_argument("--launcher-fd", type=int, help="read end of the launcher's pipe (see watch_launcher)")
+    args = ap.parse_args()
+    state_dir = Path(args.state_dir).resolve()
     sup = Supervisor(state_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", sup.plan["control_port"]), handler(sup))
+    server = AdminServer(("127.0.0.1", sup.plan["control_port"]), handler(sup))
+
+    def stop_in_background() -> None:
+        threading.Thread(target=stop_server, args=(sup, server), daemon=True).start()
+    sup.on_orphaned = stop_in_background
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: threading.Thread(target=stop_server, args=(sup, server), daemon=True).start())
+        signal.signal(sig, lambda *_: stop_in_background())
+    if args.launcher_fd is not None:
+        threading.Thread(target=sup.watch_launcher, args=(args.launcher_fd,), name="launcher", daemon=True).start()
     sup.start_gateway()
     for name in sup.nodes:
         sup.start_node(name)
@@ -363,6 +450,8 @@ def main() -> None:
         server.serve_forever(poll_interval=0.2)
     finally:
         sup.shutdown()
+        server.server_close()
+        _forget_pid_files(state_dir)
 
 
 if __name__ == "__main__":

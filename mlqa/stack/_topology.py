@@ -134,7 +134,11 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
         raise doc.error("`node_restart_delay_s` is seconds (>= 0) or null", "node_restart_delay_s")
     nodes = tuple(Node(name=f"{z}-node-{i + 1}", zone=z, gpus=gpus, replicas=replicas)
                   for z in zones for i in range(per_zone))
-    gateway = GatewaySettings(**_section(doc, root, "gateway", GATEWAY_KEYS, GatewaySettings()))
+    raw_gateway = _section(doc, root, "gateway", GATEWAY_KEYS, GatewaySettings())
+    from ._gateway import settings_errors
+    for key, message in settings_errors(raw_gateway):
+        raise doc.error(message, "gateway", key)
+    gateway = GatewaySettings(**raw_gateway)
     raw_training = _section(doc, root, "training", TRAINING_KEYS, TrainingSettings())
     for key, message in training_errors(raw_training):
         raise doc.error(message, "training", key)
@@ -153,6 +157,13 @@ def parse_topology(doc: LocatedYaml, base: Path | None = None) -> Topology:
     raw_model["trusted"] = tuple(raw_model.get("trusted") or ())
     return Topology(zones=tuple(zones), nodes=nodes, node_restart_delay_s=delay, gateway=gateway,
                     training=training, model=ModelSettings(**raw_model), source=doc.file)
+
+
+#: the largest value of each numeric training setting (a job of 10**18 steps never ends; a
+#: seed past 2**32 - 1 is refused by the generators)
+TRAINING_MAX = {"steps": 10_000_000, "batch_size": 1_000_000, "checkpoint_every": 10_000_000,
+                "keep_checkpoints": 10_000, "min_nodes": 10_000, "nodes": 10_000, "seed": 2**32 - 1,
+                "lr": 100.0, "step_time_s": 60.0}
 
 
 def training_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -177,6 +188,8 @@ def training_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
             out.append((key, f"`{key}` must be >= 0, got {value!r}"))
         elif key in ("lr", "step_time_s") and not 0 <= value < float("inf"):
             out.append((key, f"`{key}` must be a finite number >= 0, got {value!r}"))
+        elif key in TRAINING_MAX and value > TRAINING_MAX[key]:
+            out.append((key, f"`{key}` must be at most {TRAINING_MAX[key]}, got {value!r}"))
     return out
 
 

@@ -9,7 +9,8 @@ Resumes from the newest checkpoint whose checksum holds; rank 0 writes a checkpo
 checkpoint write that fails (the volume is full) is survived: noted in steps.log, counted
 in the progress file, and the next checkpoint tries again.
 Before every step the worker reads its device's health; a faulted device fails the step
-as CUDA does (RuntimeError naming the XID).
+as CUDA does (RuntimeError naming the XID). A worker dies with the torchrun that started it
+(`mlqa.procs.die_with_parent`), so none outlives its node's agent or the supervisor.
 """
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def _data(path: str, label: str):
 
 
 def main() -> None:
+    from ..procs import die_with_parent
+    die_with_parent()                  # before the seconds torch takes to import
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel

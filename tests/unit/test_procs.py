@@ -58,3 +58,80 @@ def test_stop_groups_kills_processes_that_ignore_sigterm():
     assert [p.poll() for p in stubborn] == [-9, -9, -9]
     for p in stubborn:
         p.stdout.close()
+
+
+ECHO = ("from mlqa.procs import die_with_parent\ndie_with_parent()\nimport sys\nprint('ready', flush=True)\n"
+        "for line in sys.stdin:\n    print(line.strip(), flush=True)\n")
+
+
+def _spawn_from_a_thread_that_ends(spawner):
+    """Start an echoing, leased child from a short-lived thread; return it once that thread
+    is gone from the OS's thread list (its parent-death signal, if any, has fired)."""
+    import os
+
+    import psutil
+    box = {}
+
+    def start():
+        box["native"] = threading.get_native_id()
+        cmd = [sys.executable, "-c", ECHO]
+        kwargs = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+        box["child"] = spawner.popen(cmd, **kwargs) if spawner else subprocess.Popen(
+            cmd, env={**os.environ, "MLQA_LEASE_PARENT": str(os.getpid())}, **kwargs)
+        assert box["child"].stdout.readline().strip() == b"ready"
+    t = threading.Thread(target=start)
+    t.start()
+    t.join()
+    for _ in range(600):
+        if box["native"] not in {th.id for th in psutil.Process().threads()}:
+            break
+        threading.Event().wait(0.05)
+    return box["child"]
+
+
+def _echoes(child) -> bool:
+    try:
+        child.stdin.write(b"ping\n")
+        child.stdin.flush()
+        return child.stdout.readline().strip() == b"ping"
+    except BrokenPipeError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_child_the_spawner_starts_outlives_the_request_thread_that_asked():
+    """Linux fires the parent-death signal when the *thread* that started the child ends:
+    children a request thread started directly die with the request (the twin); started
+    through the Spawner's long-lived thread, they live on."""
+    from mlqa.procs import Spawner
+    direct = _spawn_from_a_thread_that_ends(None)
+    spawned = _spawn_from_a_thread_that_ends(Spawner())
+    try:
+        assert not _echoes(direct), "the twin: a child of a thread that ended is killed"
+        assert _echoes(spawned), "a child the spawner started died with the request thread"
+    finally:
+        for child in (direct, spawned):
+            child.kill()
+            child.wait(timeout=10)
+            for pipe in (child.stdin, child.stdout):
+                try:
+                    pipe.close()
+                except BrokenPipeError:
+                    pass
+
+
+def test_process_ids_never_signal_a_reused_pid():
+    from mlqa.procs import ProcessId, ProcessTable
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ident = ProcessId.of(p.pid)
+        assert ident is not None and ident.alive() and ProcessTable(with_environ=False).identity(p.pid) == ident
+        impostor = ProcessId(p.pid, ident.started + 5)   # same pid, another process's start time
+        assert not impostor.alive() and impostor.signal(9) is False and p.poll() is None
+        assert ident.signal(9) is True
+        p.wait(timeout=10)
+        assert not ident.alive() and ProcessId.of(p.pid) is None
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
