@@ -62,6 +62,11 @@ class CheckResult:
     def with_(self, **changes: Any) -> "CheckResult":
         return replace(self, **changes)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows it: id, status, message and metrics (escaped HTML)."""
+        from .reports.notebook import result_html
+        return result_html(self.to_dict())
+
     @property
     def key_metric(self) -> tuple[str, float | None, str] | None:
         """(name, value, bound) of the first threshold, for one-line summaries."""
@@ -133,6 +138,11 @@ class Decision:
 
     def __bool__(self) -> bool:
         return self.promoted
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows it: the decision, why it blocks and the failing checks."""
+        from .reports.notebook import decision_html
+        return decision_html(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -2,9 +2,16 @@
 the gate label and the key metric of a check (shared by every renderer and the terminal)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ..judge import fmt
+
+def fmt(value: Any) -> str:
+    """A metric as the reports write it (4 significant digits), as `mlqa.judge.fmt` does;
+    here so that a result can render itself (`_repr_html_`) without importing the judge."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
 
 
 def status_counts(doc: dict[str, Any]) -> dict[str, int]:

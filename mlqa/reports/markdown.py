@@ -22,7 +22,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     icon = {"promote": "✅", "block": "⛔"}.get(decision or "", "🧪")
     lines = [f"## {icon} mlqa: {md(verdict_line(doc))}", ""]
     if doc.get("reasons"):
-        lines += ["**Why it blocks:**", ""] + [f"- {md(r)}" for r in doc["reasons"]] + [""]
+        # a stage's decision blocks; a run without a stage decides nothing: it lists what did not pass
+        heading = "**Why it blocks:**" if decision else "**What did not pass:**"
+        lines += [heading, ""] + [f"- {md(r)}" for r in doc["reasons"]] + [""]
     lines += ["| check | status | metric | threshold | gate | message |",
               "|---|---|---|---|---|---|"]
     rows = doc.get("checks", [])

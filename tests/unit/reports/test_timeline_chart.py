@@ -38,6 +38,12 @@ def band_rects(root: ET.Element) -> list[ET.Element]:
     return [r for r in root.findall("s:rect", NS) if (r.get("class") or "").startswith("band")]
 
 
+def tick_value(text: str) -> float:
+    """A compact tick label (`1.5k`, `2M`, `1,001`) back to its number."""
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(text[-1:], 1.0)
+    return float((text[:-1] if scale != 1.0 else text).replace(",", "")) * scale
+
+
 def points_of(el: ET.Element) -> list[tuple[float, float]]:
     return [tuple(map(float, p.split(","))) for p in el.get("points").split()]
 
@@ -76,7 +82,7 @@ def test_one_panel_per_series_sharing_the_x_axis_each_with_its_unit():
 def test_y_ticks_are_round_numbers_covering_the_values():
     root = parse(render_chart(chart([P99, REPLICAS])))
     for p, series in zip(panels(root), (P99, REPLICAS)):
-        ticks = [float(t.text) for t in p.findall("s:text[@text-anchor='end']", NS)]
+        ticks = [tick_value(t.text) for t in p.findall("s:text[@text-anchor='end']", NS)]
         assert len(ticks) >= 2
         assert ticks[0] <= min(series["y"]) and ticks[-1] >= max(series["y"])
         step = ticks[1] - ticks[0]
