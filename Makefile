@@ -47,6 +47,7 @@ test: $(STAMP) browser deepchecks-env
 
 docs: $(STAMP)
 	$(BIN)/mlqa checks --format md > docs/checks.md
+	$(BIN)/python -m mlqa.schema > reports/mlqa.schema.json
 
 bench: $(STAMP) deepchecks-env
 	$(BIN)/python bench/import_overhead.py

@@ -5,6 +5,7 @@
 too."""
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from ._model_process import Limits
 from .errors import MlqaError, did_you_mean
+from .tables import is_table_file
 from .yamldoc import LocatedYaml
 
 MODEL_KEYS = ("path", "python", "format", "trusted", "isolation", "limits")
@@ -93,6 +95,11 @@ def parse_model_ref(doc: LocatedYaml, key: str, value: Any, base: Path) -> Model
             raise doc.error(f"`python` must look like 'package.module:factory', got {ref!r}", *path, "python")
         return ModelRef(python=ref, format=fmt, **extra)
     file = _file(doc, value["path"], path + ("path",), base, "model file")
+    from ._model_sniff import not_a_model
+    why = not_a_model(file)
+    if why is not None:  # a mistake in the config (like an unreadable data file), not a block
+        raise doc.error(f"{value['path']} is not a model file: {why}", *path, "path",
+                        hint="point it at a model saved with skops.io.dump, joblib.dump, pickle or torch.save")
     return ModelRef(path=file, format=fmt, **extra)
 
 
@@ -129,9 +136,10 @@ def parse_data(doc: LocatedYaml, key: str, value: Any, base: Path) -> DataConfig
     files = {k: _file(doc, value[k], (key, k), base, f"{k} data file")
              for k in ("train", "test") if value.get(k) is not None}
     for k, f in files.items():
-        if not re.search(r"\.(csv|tsv|parquet|pq)(\.(gz|bz2|zip|xz|zst))?$", f.name):
+        if not is_table_file(f):
             raise doc.error(f"unsupported data format for {f.name}", key, k,
-                            hint="use CSV (optionally compressed) or Parquet")
+                            hint="use CSV (optionally compressed) or Parquet; `mlqa init --data FILE` "
+                                 "converts a headerless or other delimited text file (UCI's .data) to CSV")
     label = value.get("label")
     if label is not None and not isinstance(label, str):
         raise doc.error("`data.label` must be a column name", key, "label")
@@ -153,12 +161,21 @@ def parse_endpoint(doc: LocatedYaml, key: str, value: Any, base: Path) -> dict[s
     if value is None:
         return None
     value = doc.mapping(value, (key,), "url, protocol, model, auth")
+    _no_secret_here(doc, value, (key,))
+    for misplaced in ("token_env", "header", "scheme"):
+        if misplaced in value:
+            raise doc.error(f"`{misplaced}` belongs under `{key}.auth`", key, misplaced,
+                            hint=f"{key}: {{url: ..., auth: {{header: Authorization, token_env: MLQA_TOKEN}}}}")
     doc.known_keys(value, ENDPOINT_KEYS, (key,))
     if not isinstance(value.get("url"), str):
         raise doc.error("`endpoint.url` is required (http://host:port)", key)
     value = {**value, "url": expand_env(doc, value["url"], key, "url")}
     if value.get("protocol", "oip-v2") not in ("oip-v2", "json"):
         raise doc.error("`endpoint.protocol` must be oip-v2 or json", key, "protocol")
+    timeout = value.get("timeout", 5.0)
+    if (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not math.isfinite(timeout)
+            or not 0 < timeout <= 30 * 24 * 3600):
+        raise doc.error(f"`endpoint.timeout` must be a positive number of seconds, got {timeout!r}", key, "timeout")
     replicas = value.get("replicas", 1)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
         raise doc.error(f"`endpoint.replicas` must be a whole number of serving replicas, got {replicas!r}",
@@ -166,11 +183,24 @@ def parse_endpoint(doc: LocatedYaml, key: str, value: Any, base: Path) -> dict[s
     auth = value.get("auth")
     if auth is not None:
         auth = doc.mapping(auth, (key, "auth"), "header, token_env")
-        if "token" in auth:
-            raise doc.error("secrets are never written in mlqa.yaml", key, "auth", "token",
-                            hint="name the environment variable that holds it: `token_env: MLQA_TOKEN`")
+        _no_secret_here(doc, auth, (key, "auth"))
         doc.known_keys(auth, AUTH_KEYS, (key, "auth"))
     return dict(value)
+
+
+#: keys that would hold a secret itself: refused with a pointer to `token_env`
+SECRET_KEYS = ("token", "api_key", "apikey", "password", "secret", "bearer", "authorization")
+
+
+def _no_secret_here(doc: LocatedYaml, mapping: dict, path: tuple) -> None:
+    """Refuse a secret written into the config (`token: abc`), saying where it goes."""
+    where = ".".join(map(str, path))
+    use = "token_env: NAME_OF_ENV_VAR" if path[-1] == "auth" else "auth: {token_env: NAME_OF_ENV_VAR}"
+    for k in mapping:
+        if str(k).lower() in SECRET_KEYS:
+            raise doc.error(f"`{where}.{k}`: secrets are not written into the config", *path, k,
+                            hint=f"put it in an environment variable and name that variable: `{use}` "
+                                 f"under `{where}`")
 
 
 def parse_image(doc: LocatedYaml, key: str, value: Any, base: Path) -> str | None:

@@ -36,9 +36,13 @@ def load_model_file(path: Path, fmt: str | None = None, trusted: tuple[str, ...]
     A file that cannot be verified raises `SubjectError`; one with findings `UnsafeModelError`
     (skops: `SubjectError` naming the types to review)."""
     from . import _pickle_model
+    from ._model_sniff import not_a_model
     from .model_scan import inspect_bytes
     path = Path(path)
     extra = frozenset(trusted)
+    why = not_a_model(path)
+    if why is not None:
+        raise SubjectError(f"{path} is not a model file: {why}")
     try:
         data = path.read_bytes()
     except OSError as exc:

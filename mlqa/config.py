@@ -55,6 +55,8 @@ class Config:
     sections: dict[str, Any] = field(default_factory=dict)
     deepchecks: dict[str, Any] | None = None
     sha256: str = ""
+    #: the line of `checks:` (of the file's top level when it has none), for errors
+    checks_line: int | None = field(default=None, compare=False)
 
     @property
     def dir(self) -> Path:
@@ -83,6 +85,13 @@ class Config:
     @property
     def image(self) -> str | None:
         return self.sections.get("image")
+
+    def no_checks_error(self) -> ConfigError:
+        """What `mlqa run` / `mlqa gate` say when the config has no check to run."""
+        return ConfigError("no checks to run: `checks:` (with the presets it includes) declares none", file=self.path,
+                           line=self.checks_line,
+                           hint="add checks (`mlqa checks` lists them), e.g. `- data.drift: {max_psi: 0.2}`, "
+                                "or `include: tabular-classifier`")
 
     def stage(self, name: str) -> Stage:
         if name not in self.gates:
@@ -132,7 +141,21 @@ def parse_config(doc: LocatedYaml, *, registry: Registry | None = None, raw: byt
     gates = parse_gates(doc, root.get("gates", {}), checks=[c.key for c in checks])
     return Config(path=Path(doc.file), version=1, plugins=plugins, seed=seed, checks=checks, gates=gates,
                   registry=registry, sections=sections, deepchecks=_deepchecks(doc, root.get("deepchecks"), base),
-                  sha256=identity.hexdigest() if raw is not None else "")
+                  sha256=identity.hexdigest() if raw is not None else "",
+                  checks_line=doc.line("checks") if "checks" in root else doc.line())
+
+
+def summary(config: Config) -> str:
+    """One line saying what a valid config declares (`mlqa validate`)."""
+    suites: dict[str, int] = {}
+    for c in config.checks:
+        suites[c.check_id.split(".")[0]] = suites.get(c.check_id.split(".")[0], 0) + 1
+    subjects = [k for k, v in config.sections.items() if v is not None and (k != "data" or v != DataConfig())]
+    checks = (f"{len(config.checks)} check{'s' if len(config.checks) != 1 else ''} ("
+              + ", ".join(f"{k} {n}" for k, n in suites.items()) + ")") if config.checks else \
+        f"no checks (line {config.checks_line}: `mlqa run` / `mlqa gate` would have nothing to run)"
+    return (f"{config.path}: valid: {checks}; stages: {', '.join(config.gates) or 'none'}; "
+            f"subjects: {', '.join(subjects) or 'none'}")
 
 
 def _discover(doc: LocatedYaml, plugins: tuple[str, ...], base: Path) -> Registry:
@@ -279,7 +302,7 @@ def _checks(doc: LocatedYaml, value: Any, registry: Registry,
             msg, _, hint = str(exc.args[0]).partition("; ")
             raise doc.error(msg, *path, name, hint=hint or None) from None
         except ParamTypeError as exc:
-            bad = next((k for k in params if f".{k}" in str(exc)), None)
+            bad = next((k for k in params if re.search(rf"\.{re.escape(str(k))}(?!\w)", str(exc))), None)
             raise doc.error(str(exc), *path, *(() if bad is None else (bad,))) from None
         if columns is not None:
             _check_column_params(doc, spec, bound, params, columns, path)

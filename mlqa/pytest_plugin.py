@@ -170,10 +170,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     wiring: _Wiring | None = config.stash.get(_WIRING, None)
     if wiring is None or wiring.outcome is None:
         return
-    from .console import plain_table
+    from .console import plain_table, table_title
     from .reports import document
-    terminalreporter.write_sep("=", "mlqa gate" + (f" (stage {wiring.stage})" if wiring.stage else ""))
-    for line in plain_table(document(wiring.outcome)).splitlines():
+    doc = document(wiring.outcome)
+    terminalreporter.write_sep("=", table_title(doc))
+    for line in plain_table(doc).splitlines():
         terminalreporter.write_line(line)
     if wiring.outcome.files:
         terminalreporter.write_line("mlqa reports: " + ", ".join(str(p) for p in wiring.outcome.files.values()))
@@ -211,10 +212,15 @@ def _printable(session: Any, result: Any) -> Any:
 
 
 def _loaded(ctx, name: str):
+    """The subject `name` for a hand-written test: skipped (with the reason) when the config
+    does not declare it — a test of the champion has nothing to test without `baseline:` —
+    and an error when it is declared but could not be loaded (fail closed)."""
     subject = ctx.subject(name)
+    if subject is None and name not in ctx.subject_errors:
+        pytest.skip(f"mlqa_{name}: the config declares no `{name}:` (add it to mlqa.yaml to run this test)")
     if subject is None:
-        pytest.fail(f"mlqa_{name}: the config declares no loadable `{name}:` "
-                    + ctx.subject_errors.get(name, ""), pytrace=False)
+        pytest.fail(f"mlqa_{name}: the config declares `{name}:` but it could not be loaded: "
+                    + ctx.subject_errors[name], pytrace=False)
     if getattr(subject, "isolation", None) == "process":
         return subject  # a model in its worker: the proxy has predict / predict_proba / classes_
     return getattr(subject, "obj", subject)

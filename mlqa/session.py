@@ -187,10 +187,14 @@ class Session:
         return self._add(result.with_(recorded_by=None))
 
     def run_all(self, only: Iterable[str] | str | None = None,
-                on_result: Callable[[CheckInstance, CheckResult], None] | None = None) -> list[CheckResult]:
-        """Run the selected checks in config order."""
+                on_result: Callable[[CheckInstance, CheckResult], None] | None = None, *,
+                on_start: Callable[[CheckInstance], None] | None = None) -> list[CheckResult]:
+        """Run the selected checks in config order; `on_start` and `on_result` are called
+        as each starts and ends (a client shows progress with them)."""
         out = []
         for instance in self.select(only):
+            if on_start is not None:
+                on_start(instance)
             result = self.run(instance)
             out.append(result)
             if on_result is not None:

@@ -2,11 +2,22 @@
 column a check reasons about. pandas is imported when a table is read, not before."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+
+#: the data files `data.train` / `data.test` may name: CSV or TSV (optionally compressed), Parquet
+TABLE_FILE = re.compile(r"\.(csv|tsv|parquet|pq)(\.(gz|bz2|zip|xz|zst))?$", re.IGNORECASE)
+
+
+def is_table_file(path: Path) -> bool:
+    """Whether mlqa reads `path` as data (by its suffix): the config loader and `mlqa init`
+    ask the same question."""
+    return bool(TABLE_FILE.search(path.name))
 
 
 def is_parquet(path: Path) -> bool:

@@ -1,6 +1,8 @@
 """The pytest plugin: one item per check, the stage decides outcomes and the exit status."""
 import json
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -101,12 +103,10 @@ def test_config_error_exits_2_naming_the_line(toy_project, run):
 
 
 def test_hand_written_tests_feed_the_gate(toy_project, pytester, run):
+    """Hand-written tests record results the gate decides on, the README's hook gets the
+    decision, and a fixture of an undeclared subject (`mlqa_baseline`) skips its test."""
     cfg = toy_project("- acme.ok: {}")
-    pytester.makeconftest("""
-        import json
-        def pytest_mlqa_decision(decision, config):
-            open("decision-hook.json", "w").write(json.dumps(decision.to_dict()))
-    """)
+    pytester.makeconftest(_readme_hook())
     pytester.makepyfile(test_model="""
         import mlqa, pytest
 
@@ -119,13 +119,19 @@ def test_hand_written_tests_feed_the_gate(toy_project, pytester, run):
 
         def test_records_a_failure(mlqa_record):
             mlqa_record(mlqa.CheckResult(id="acme.manual_review", status="failed", message="not signed off"))
+
+        def test_against_the_champion(mlqa_baseline):
+            raise AssertionError("never runs: the config declares no baseline")
     """)
-    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", str(pytester.path))
-    res.assert_outcomes(passed=3)
+    res = run("--mlqa-config", str(cfg), "--mlqa-stage", "production", str(pytester.path), "-rs")
+    res.assert_outcomes(passed=3, skipped=1)
+    res.stdout.fnmatch_lines(["*mlqa_baseline: the config declares no `baseline:`*"])
     assert res.ret == 1  # every item passed, but a recorded result blocks the gate
-    hooked = json.loads((pytester.path / "decision-hook.json").read_text())
-    assert hooked["decision"] == "block" and {c["id"] for c in hooked["checks"]} == {
-        "acme.ok", "acme.positive_share", "acme.manual_review"}
+    hooked = json.loads((pytester.path / "mlqa-decision.json").read_text())
+    assert hooked["decision"] == "block" and hooked["stage"] == "production"
+    assert [r.split(" ")[0] for r in hooked["reasons"]] == ["acme.manual_review"]
+    decided = json.loads((pytester.path / "mlqa-out" / "decision.json").read_text())
+    assert {c["id"] for c in decided["checks"]} == {"acme.ok", "acme.positive_share", "acme.manual_review"}
 
 
 def test_fixtures_need_a_config(pytester, run):
@@ -136,12 +142,18 @@ def test_fixtures_need_a_config(pytester, run):
 
 
 def test_plugin_can_be_disabled_and_leaves_plain_projects_alone(pytester, run):
+    """Also with the README's `pytest_mlqa_decision` hook in a conftest: `-p no:mlqa` is a
+    clean run, not an INTERNALERROR ("unknown hook"), and a project that does not use mlqa
+    never gets the hook called."""
+    pytester.makeconftest(_readme_hook())
     pytester.makepyfile("def test_x():\n    assert True\n")
     res = run("-p", "no:mlqa")
     res.assert_outcomes(passed=1)
+    assert res.ret == 0 and "INTERNALERROR" not in res.stdout.str() + res.stderr.str()
     res = run()
     res.assert_outcomes(passed=1)
     assert "mlqa gate" not in res.stdout.str()
+    assert not (pytester.path / "mlqa-decision.json").exists()
 
 
 def test_mlqa_stack_fixture_starts_and_always_stops_the_stack(pytester):
@@ -210,3 +222,45 @@ def test_deselecting_a_failing_check_and_recording_its_id_by_hand_blocks(toy_pro
     assert sorted((r["id"], r["status"], r["recorded_by"] is None, r["blocks"]) for r in rows) == [
         ("data.duplicates", "passed", True, False), ("performance.metric", "failed", True, True),
         ("performance.metric", "passed", False, False)]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_hook() -> str:
+    """The README's conftest.py example of the `pytest_mlqa_decision` hook."""
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+              if "def pytest_mlqa_decision" in b]
+    assert len(blocks) == 1, "one example of the hook in README.md"
+    return blocks[0]
+
+
+
+def test_the_hook_not_marked_optional_is_what_breaks_a_run_without_the_plugin(pytester, run):
+    """The twin of test_plugin_can_be_disabled_and_leaves_plain_projects_alone: without
+    `optionalhook=True`, `-p no:mlqa` stops with "unknown hook" — so the README's marker is
+    what makes that run clean (and `-p no:mlqa` really leaves mlqa's hook specs out)."""
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    pytester.makeconftest(_readme_hook().replace("@pytest.hookimpl(optionalhook=True)", ""))
+    res = run("-p", "no:mlqa", str(pytester.path))
+    assert res.ret != 0 and "unknown hook" in res.stdout.str() + res.stderr.str()
+
+
+class _Ctx:
+    """The two things `_loaded` asks of a check context."""
+
+    def __init__(self, subjects, errors):
+        self._subjects, self.subject_errors = subjects, errors
+
+    def subject(self, name):
+        return self._subjects.get(name)
+
+
+def test_a_subject_fixture_skips_when_undeclared_and_fails_when_unloadable():
+    from mlqa.pytest_plugin import _loaded
+    with pytest.raises(pytest.skip.Exception, match="declares no `baseline:`"):
+        _loaded(_Ctx({}, {}), "baseline")
+    with pytest.raises(pytest.fail.Exception, match="declares `baseline:` but it could not be loaded: mlqa.yaml:3: boom"):
+        _loaded(_Ctx({}, {"baseline": "mlqa.yaml:3: boom"}), "baseline")
+    model = object()
+    assert _loaded(_Ctx({"model": model}, {}), "model") is model

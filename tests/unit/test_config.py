@@ -91,7 +91,7 @@ def test_secrets_only_by_environment_variable(write_config, small_csvs):
     path = write_config(BASE.format(train=train.name, test=test.name, checks="  - data.drift")
                         + "endpoint:\n  url: http://127.0.0.1:1\n  auth: {header: Authorization, token: s3cret}\n")
     err = error_of(path)
-    assert "never written in mlqa.yaml" in str(err) and "token_env" in str(err)
+    assert "secrets are not written into the config" in str(err) and "token_env" in str(err)
 
 
 def test_same_check_twice_needs_instance_names(write_config, small_csvs):

@@ -1,10 +1,13 @@
 """cost.per_1k_predictions: what a thousand predictions cost at the measured capacity."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
 from ...judge import fmt
+from ...params import Positive, Range
 from ..latency import CapacitySettings, capacity_chart, measured, probe_table
 
 
@@ -27,8 +30,8 @@ def settings_for(ctx: CheckContext) -> CapacitySettings:
 
 
 @check("cost.per_1k_predictions", requires=("endpoint", "test"), validate=_validate)
-def per_1k_predictions(ctx: CheckContext, *, price_per_hour: float, max_usd: float,
-                       utilization: float = 1.0) -> CheckResult:
+def per_1k_predictions(ctx: CheckContext, *, price_per_hour: Positive, max_usd: Positive,
+                       utilization: Annotated[float, Range(0.0, 1.0, lo_open=True)] = 1.0) -> CheckResult:
     """US dollars per 1,000 predictions: the serving fleet's declared `price_per_hour` over
     the predictions it can serve in an hour at the capacity `latency.capacity` measures
     (the highest arrival rate at which the SLO holds, times rows per request), at
@@ -51,7 +54,8 @@ def per_1k_predictions(ctx: CheckContext, *, price_per_hour: float, max_usd: flo
     evidence = {"endpoint": found["endpoint"], "replicas": found["replicas"], "slo": list(settings.slo),
                 "price_per_hour": price_per_hour, "utilization": utilization,
                 "predictions_per_hour": per_hour, "capacity_capped": found["capped"],
-                "probes": probe_table(found["probes"]), "charts": [capacity_chart(found["probes"])]}
+                "probes": probe_table(found["probes"]),
+                "charts": [capacity_chart(found["probes"], settings.slo, cap, found["capped"])]}
     thresholds = {"usd_per_1k_predictions": f"<= {fmt(max_usd)}"}
     if per_hour == 0:
         return CheckResult(status="failed", thresholds=thresholds, evidence=evidence,

@@ -1,15 +1,18 @@
 """Per-feature drift from train to test: PSI, with KS / chi-square p-values."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import pandas as pd
 
-from ...params import Columns
+from ...params import Columns, Fraction, NonNegative, PositiveInt, Range
 from ...registry import check
 from ...context import CheckContext
 from ...tables import is_categorical
 from .._frames import as_key
 from ...judge import bar_chart, judge
+from ._drift_dist import distribution_charts
 
 _EPS = 1e-4
 
@@ -43,8 +46,8 @@ def categorical_counts(train: pd.Series, test: pd.Series) -> tuple[np.ndarray, n
 
 
 @check("data.drift", requires=("train", "test"))
-def drift(ctx: CheckContext, *, max_psi: float = 0.2, bins: int = 10,
-          min_p_value: float | None = None, columns: Columns | None = None, top: int = 5):
+def drift(ctx: CheckContext, *, max_psi: NonNegative = 0.2, bins: Annotated[int, Range(2)] = 10,
+          min_p_value: Fraction | None = None, columns: Columns | None = None, top: PositiveInt = 5):
     """Per-feature distribution shift from train to test.
 
     PSI (population stability index) over train-decile bins for numeric features and
@@ -91,5 +94,7 @@ def drift(ctx: CheckContext, *, max_psi: float = 0.2, bins: int = 10,
     named = ", ".join(f"{r['feature']} (psi {r['psi']:.3f})" for r in table[:top])
     chart = bar_chart("PSI by feature (train -> test)", [r["feature"] for r in table[:15]],
                       [r["psi"] for r in table[:15]], threshold=max_psi, y_label="PSI")
+    # what drifted, as the report shows it: train and test distributions of the worst few
+    shown = distribution_charts(table, drifted, ctx.train.frame, ctx.test.frame)
     return judge(metrics, limits, detail=f"worst: {named}" if table else "",
-                 evidence={"features": table, "drifted": drifted, "charts": [chart]})
+                 evidence={"features": table, "drifted": drifted, "charts": [chart, *shown]})

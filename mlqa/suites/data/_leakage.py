@@ -1,10 +1,12 @@
 """Label leakage: a single feature that predicts the label almost perfectly."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import pandas as pd
 
-from ...params import Columns
+from ...params import Columns, Fraction, PositiveInt, Range
 from ...registry import check
 from ...context import CheckContext
 from ...subjects import Dataset
@@ -53,8 +55,8 @@ def _split(ctx: CheckContext) -> tuple[Dataset, Dataset]:
 
 
 @check("data.label_leakage", requires=("test",))
-def label_leakage(ctx: CheckContext, *, max_auc: float = 0.95, max_r2: float = 0.95,
-                  bins: int = 20, columns: Columns | None = None, top: int = 5):
+def label_leakage(ctx: CheckContext, *, max_auc: Fraction = 0.95, max_r2: Annotated[float, Range(None, 1.0)] = 0.95,
+                  bins: Annotated[int, Range(2)] = 20, columns: Columns | None = None, top: PositiveInt = 5):
     """Predictive power of each feature alone, to catch a leaked copy of the label.
 
     Each feature is bucketed (categories, or 20 train-quantile bins), the label's mean per

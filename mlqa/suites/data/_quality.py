@@ -1,7 +1,7 @@
 """Missing values, duplicated rows and rows shared by train and test."""
 from __future__ import annotations
 
-from ...params import Columns
+from ...params import Columns, Fraction
 from ...registry import check
 from ...context import CheckContext
 from ...subjects import Dataset
@@ -20,8 +20,8 @@ def _columns(data: Dataset, columns: list[str] | None) -> list[str]:
 
 
 @check("data.missing", requires=("test",))
-def missing(ctx: CheckContext, *, max_fraction: float = 0.05,
-            per_column: dict[str, float] = {}, columns: Columns | None = None):  # noqa: B006
+def missing(ctx: CheckContext, *, max_fraction: Fraction = 0.05,
+            per_column: dict[str, Fraction] = {}, columns: Columns | None = None):  # noqa: B006
     """Fraction of missing values per column, in every split given.
 
     A column more than 5% empty usually means a broken join or an upstream change, so the
@@ -55,7 +55,7 @@ def missing(ctx: CheckContext, *, max_fraction: float = 0.05,
 
 
 @check("data.duplicates", requires=("test",))
-def duplicates(ctx: CheckContext, *, max_fraction: float = 0.01, subset: Columns | None = None):
+def duplicates(ctx: CheckContext, *, max_fraction: Fraction = 0.01, subset: Columns | None = None):
     """Fraction of rows that repeat an earlier row of the same split.
 
     Duplicates over-weight some examples in training and inflate test scores; more than
@@ -85,7 +85,7 @@ def duplicates(ctx: CheckContext, *, max_fraction: float = 0.01, subset: Columns
 
 
 @check("data.train_test_overlap", requires=("train", "test"))
-def train_test_overlap(ctx: CheckContext, *, max_fraction: float = 0.01,
+def train_test_overlap(ctx: CheckContext, *, max_fraction: Fraction = 0.01,
                        subset: Columns | None = None):
     """Fraction of test rows that also appear, identically, in the training data.
 

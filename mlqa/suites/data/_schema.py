@@ -11,6 +11,7 @@ from ...results import CheckResult
 from ...tables import kind
 from .._frames import as_key, finite
 from ...judge import judge
+from ...params import Fraction
 
 
 def _profile_from_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -47,7 +48,7 @@ def _profile_from_declared(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @check("data.schema", requires=("test",))
 def schema(ctx: CheckContext, *, reference: Literal["train", "declared"] = "train",
            declared: dict[str, Any] = {},  # noqa: B006
-           max_unseen_fraction: float = 0.01, max_out_of_range_fraction: float = 0.01,
+           max_unseen_fraction: Fraction = 0.01, max_out_of_range_fraction: Fraction = 0.01,
            allow_extra_columns: bool = False) -> CheckResult:
     """Columns, kinds (numeric / categorical / boolean / datetime), categories and ranges
     of the test data against the training data (or a `declared` schema).

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...context import CheckContext
 from ...registry import check
 from ...results import CheckResult
+from ...params import PositiveInt
 from ._adapter import find_python, not_applicable, run_suite
 
 #: deepchecks' default deadline: its three suites take minutes on the example's data
@@ -16,7 +17,7 @@ TIMEOUT_S = 1800.0
 
 
 def _suite_check(suite: str, requires: tuple[str, ...], what: str):
-    def run(ctx: CheckContext, *, sample: int | None = None, allow_errors: list[str] = [],  # noqa: B006
+    def run(ctx: CheckContext, *, sample: PositiveInt | None = None, allow_errors: list[str] = [],  # noqa: B006
             fail_on_warn: bool = False) -> CheckResult:
         return run_suite(ctx, suite, sample=sample, allow_errors=allow_errors, fail_on_warn=fail_on_warn)
     run.__name__ = run.__qualname__ = suite

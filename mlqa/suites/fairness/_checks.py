@@ -6,7 +6,7 @@ import numpy as np
 
 from ...context import CheckContext
 from ...judge import bar_chart, fmt, judge
-from ...params import Columns
+from ...params import Columns, Confidence, Finite, Fraction, NonNegative, PositiveInt
 from ...registry import check
 from ...results import CheckResult
 from .. import _metrics
@@ -18,9 +18,9 @@ _SENS_DOC = "sensitive column(s); several mean intersectional groups (default: d
 
 @check("fairness.demographic_parity", requires=("model", "test"))
 def demographic_parity(ctx: CheckContext, *, sensitive: Columns | None = None,
-                       max_difference: float | None = 0.1, min_ratio: float | None = None,
-                       min_group_size: int = 30, use_upper_bound: bool = False,
-                       confidence: float = 0.95, n_bootstrap: int = 500) -> CheckResult:
+                       max_difference: Fraction | None = 0.1, min_ratio: Fraction | None = None,
+                       min_group_size: PositiveInt = 30, use_upper_bound: bool = False,
+                       confidence: Confidence = 0.95, n_bootstrap: PositiveInt = 500) -> CheckResult:
     """Selection rate (share predicted positive) per group: largest minus smallest, and
     optionally smallest over largest (the four-fifths rule: `min_ratio: 0.8`).
 
@@ -41,16 +41,19 @@ def demographic_parity(ctx: CheckContext, *, sensitive: Columns | None = None,
     """
     return judge_gaps(ctx, kinds=("selection_rate",), sensitive=sensitive, max_difference=max_difference,
                       min_ratio=min_ratio, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                      confidence=confidence, n_bootstrap=n_bootstrap, title="Selection rate")
+                      confidence=confidence, n_bootstrap=n_bootstrap)
 
 
 @check("fairness.equalized_odds", requires=("model", "test"))
-def equalized_odds(ctx: CheckContext, *, sensitive: Columns | None = None, max_difference: float = 0.1,
-                   min_group_size: int = 30, use_upper_bound: bool = False, confidence: float = 0.95,
-                   n_bootstrap: int = 500) -> CheckResult:
-    """The larger of the between-group gaps in true-positive rate and in false-positive rate.
+def equalized_odds(ctx: CheckContext, *, sensitive: Columns | None = None, max_difference: Fraction = 0.1,
+                   min_group_size: PositiveInt = 30, use_upper_bound: bool = False,
+                   confidence: Confidence = 0.95, n_bootstrap: PositiveInt = 500) -> CheckResult:
+    """The larger of the between-group gaps in true-positive rate and in false-positive rate
+    (the equalized-odds difference).
 
-    Equal error rates across groups; the default limit is 0.1.
+    Equal error rates across groups; the default limit is 0.1. The message names the gap
+    that is judged (TPR or FPR, whichever is larger) and gives both; the evidence has both
+    gaps with their highest and lowest groups, and a chart of each rate, the judged first.
 
     Parameters:
     sensitive: sensitive column(s); several mean intersectional groups (default: data.sensitive)
@@ -62,13 +65,13 @@ def equalized_odds(ctx: CheckContext, *, sensitive: Columns | None = None, max_d
     """
     return judge_gaps(ctx, kinds=("tpr", "fpr"), sensitive=sensitive, max_difference=max_difference,
                       min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                      confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
+                      confidence=confidence, n_bootstrap=n_bootstrap)
 
 
 @check("fairness.equal_opportunity", requires=("model", "test"))
-def equal_opportunity(ctx: CheckContext, *, sensitive: Columns | None = None, max_difference: float = 0.1,
-                      min_group_size: int = 30, use_upper_bound: bool = False, confidence: float = 0.95,
-                      n_bootstrap: int = 500) -> CheckResult:
+def equal_opportunity(ctx: CheckContext, *, sensitive: Columns | None = None, max_difference: Fraction = 0.1,
+                      min_group_size: PositiveInt = 30, use_upper_bound: bool = False,
+                      confidence: Confidence = 0.95, n_bootstrap: PositiveInt = 500) -> CheckResult:
     """The between-group gap in true-positive rate: qualified people of every group are
     recognised equally often. The default limit is 0.1.
 
@@ -82,13 +85,13 @@ def equal_opportunity(ctx: CheckContext, *, sensitive: Columns | None = None, ma
     """
     return judge_gaps(ctx, kinds=("tpr",), sensitive=sensitive, max_difference=max_difference,
                       min_ratio=None, min_group_size=min_group_size, use_upper_bound=use_upper_bound,
-                      confidence=confidence, n_bootstrap=n_bootstrap, title="True-positive rate")
+                      confidence=confidence, n_bootstrap=n_bootstrap)
 
 
 @check("fairness.group_performance", requires=("model", "test"))
 def group_performance(ctx: CheckContext, *, metric: MetricName = "accuracy", sensitive: Columns | None = None,
-                      min: float | None = None, max_gap: float | None = 0.1,  # noqa: A002
-                      min_group_size: int = 30) -> CheckResult:
+                      min: Finite | None = None, max_gap: NonNegative | None = 0.1,  # noqa: A002
+                      min_group_size: PositiveInt = 30) -> CheckResult:
     """A performance metric per sensitive group: the worst group against a floor (`min`)
     and the best-minus-worst gap against `max_gap` (default 0.1).
 
@@ -122,6 +125,7 @@ def group_performance(ctx: CheckContext, *, metric: MetricName = "accuracy", sen
     gap = abs(best[metric] - worst[metric])
     chart = bar_chart(f"{metric} by {'|'.join(cols)}", [r["group"] for r in rows][:30],
                       [r[metric] for r in rows][:30], threshold=min)
+    chart["limit_kind"] = "min" if hib else "max"  # which side of the limit is the bad one
     return judge({"gap": gap, f"worst_group_{metric}": worst[metric]},
                  {"gap": ("<=", max_gap), f"worst_group_{metric}": ((">=" if hib else "<="), min)},
                  detail=f"worst {worst['group']} {fmt(worst[metric])}, best {best['group']} {fmt(best[metric])}",

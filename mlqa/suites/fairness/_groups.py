@@ -74,7 +74,7 @@ def spread(rates: np.ndarray) -> np.ndarray:
 
 def judge_gaps(ctx: CheckContext, *, kinds: tuple[str, ...], sensitive: list[str] | None,
                max_difference: float | None, min_ratio: float | None, min_group_size: int,
-               use_upper_bound: bool, confidence: float, n_bootstrap: int, title: str) -> CheckResult:
+               use_upper_bound: bool, confidence: float, n_bootstrap: int) -> CheckResult:
     try:
         cols = sensitive_columns(ctx, sensitive)
         groups, masks, y_pos, p_pos, rows, overall = group_table(ctx, cols, min_group_size)
@@ -106,17 +106,38 @@ def judge_gaps(ctx: CheckContext, *, kinds: tuple[str, ...], sensitive: list[str
         metrics["ratio"] = float(np.nanmin(sr) / np.nanmax(sr))
         metrics["ratio_lower"] = float(np.nanquantile(ratio_reps, 1 - confidence))
         limits["ratio_lower" if use_upper_bound else "ratio"] = (">=", min_ratio)
-    kind = kinds[0]
     judged_rows = [r for r in rows if r["judged"]]
-    top, bottom = max(judged_rows, key=lambda r: r[kind]), min(judged_rows, key=lambda r: r[kind])
-    chart = bar_chart(f"{title} by {'|'.join(cols)}", [r["group"] for r in rows][:30],
-                      [r[kind] for r in rows][:30], y_label=kind)
+    gaps = {k: {**_extremes(k, judged_rows), "difference": float(spread(point[k])[0])} for k in kinds}
+    kind = max(kinds, key=lambda k: gaps[k]["difference"])  # the gap that is judged
+    if len(kinds) > 1:
+        metrics.update({f"{k}_difference": gaps[k]["difference"] for k in kinds})
+    # one chart per rate, the judged one first: the chart shows the gap the message names
+    charts = [bar_chart(f"{_TITLES[k]} by {'|'.join(cols)}" + (
+                  f" (gap {fmt(gaps[k]['difference'])}{', judged' if k == kind else ''})" if len(kinds) > 1 else ""),
+                        [r["group"] for r in rows][:30], [r[k] for r in rows][:30], y_label=k)
+              for k in sorted(kinds, key=lambda k: k != kind)]
     small = [r["group"] for r in rows if not r["judged"]]
+    top, bottom = gaps[kind]["highest"], gaps[kind]["lowest"]
+    what = kind if len(kinds) == 1 else (
+        f"{kind} gap judged (the larger of " + " and ".join(f"{k} gap {fmt(gaps[k]['difference'])}" for k in kinds)
+        + ")")
     return judge(metrics, limits,
-                 detail=f"{kind}: {top['group']} {fmt(top[kind])} vs {bottom['group']} {fmt(bottom[kind])} "
+                 detail=f"{what}: {top['group']} {fmt(top[kind])} vs {bottom['group']} {fmt(bottom[kind])} "
                         f"({confidence:.0%} interval of the difference {fmt(float(lo))} .. {fmt(float(hi))})"
                         + (f"; {len(small)} groups under {min_group_size} rows not judged" if small else ""),
                  evidence={"sensitive": cols, "groups": rows, "overall": overall, "not_judged": small,
-                           "n_bootstrap": n_bootstrap, "charts": [chart]})
+                           "judged_rate": kind,
+                           "gaps": {k: {"difference": g["difference"], "highest": g["highest"]["group"],
+                                        "lowest": g["lowest"]["group"]} for k, g in gaps.items()},
+                           "n_bootstrap": n_bootstrap, "charts": charts})
+
+
+_TITLES = {"selection_rate": "Selection rate", "tpr": "True-positive rate", "fpr": "False-positive rate"}
+
+
+def _extremes(kind: str, rows: list[dict]) -> dict:
+    """The judged groups with the highest and the lowest `kind` rate."""
+    finite = [r for r in rows if np.isfinite(r[kind])] or rows
+    return {"highest": max(finite, key=lambda r: r[kind]), "lowest": min(finite, key=lambda r: r[kind])}
 
 

@@ -2,8 +2,10 @@
 open-model probes (exponential growth, then a geometric bisection of the bracket)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 from ...units import parse_duration, parse_rate
@@ -13,6 +15,7 @@ from ...context import CheckContext
 from ...judge import fmt, line_chart
 from ...endpoint import Endpoint
 from ...loadgen import DEFAULT_SLO, judge_slos, measure, parse_slo
+from ...params import Count, PositiveInt, Range
 
 #: a probe holds only when at least this share of its scheduled requests completed: below
 #: it, the server (or the load generator) could not keep the pace and the missing
@@ -140,13 +143,28 @@ def _validate(params: dict) -> None:
         parse_rate(params["min_rate"])
 
 
-def capacity_chart(probes: list[dict]) -> dict:
+def capacity_chart(probes: list[dict], slo: Iterable[str] = (), capacity: float | None = None,
+                   capped: bool = False) -> dict:
+    """p50, p95 and p99 latency against the offered rate, one line each; each latency SLO as
+    a horizontal line (in its percentile's colour) and the capacity found as a vertical one."""
     ordered = sorted(probes, key=lambda p: p["rate"])
     xs = [round(p["rate"], 2) for p in ordered]
-    return line_chart("Latency against offered rate (capacity probes)",
-                      [{"name": name, "x": xs, "y": [p[key] for p in ordered]}
-                       for name, key in (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))],
-                      x_label="requests/s offered", y_label="ms")
+    chart = line_chart("Latency against offered rate (capacity probes)",
+                       [{"name": name, "x": xs, "y": [p[key] for p in ordered]}
+                        for name, key in (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))],
+                       x_label="requests/s offered", y_label="ms")
+    lines: list[dict] = []
+    for text in slo:
+        try:
+            s = parse_slo(text)
+        except ValueError:
+            continue
+        if s.metric not in ("error_rate", "rps"):  # a latency, in ms: the chart's axis
+            lines.append({"y": s.value, "label": f"SLO {s.text}", "series": s.metric})
+    if capacity:
+        lines.append({"x": float(capacity), "label": f"capacity {'>= ' if capped else ''}{fmt(float(capacity))}/s"})
+    chart["lines"] = lines
+    return chart
 
 
 def probe_table(probes: list[dict]) -> list[dict]:
@@ -155,9 +173,9 @@ def probe_table(probes: list[dict]) -> list[dict]:
 
 @check("latency.capacity", requires=("endpoint", "test"), validate=_validate)
 def capacity(ctx: CheckContext, *, slo: list[str] = DEFAULT_SLO, start: str = "10/s",  # noqa: B006
-             max_rate: str = "2000/s", probe: str = "5s", warmup: str = "1s", precision: float = 0.1,
-             max_probes: int = 12, min_rate: str | None = None, rows_per_request: int = 1,
-             workers: int = 0, token_env: str | None = None) -> CheckResult:
+             max_rate: str = "2000/s", probe: str = "5s", warmup: str = "1s", precision: Annotated[float, Range(0.0, 1.0, lo_open=True, hi_open=True)] = 0.1,
+             max_probes: PositiveInt = 12, min_rate: str | None = None, rows_per_request: PositiveInt = 1,
+             workers: Count = 0, token_env: str | None = None) -> CheckResult:
     """The highest arrival rate (requests/s, open model, latency from each request's
     intended send time) at which every SLO still holds, and that rate per replica when
     `endpoint.replicas` says how many serve it. Probes double the rate from `start` until
@@ -192,7 +210,7 @@ def capacity(ctx: CheckContext, *, slo: list[str] = DEFAULT_SLO, start: str = "1
                 "slo": list(slo), "probes": probe_table(probes),
                 "slos_at_capacity": ([{"slo": v["slo"], "observed": float(v["observed"]), "holds": v["holds"]}
                                       for v in at_cap["slos"]] if at_cap else []),
-                "charts": [capacity_chart(probes)]}
+                "charts": [capacity_chart(probes, slo, cap, found["capped"])]}
     thresholds = {"capacity_rps": f">= {fmt(parse_rate(min_rate))}"} if min_rate else {}
     per = f" ({fmt(cap / replicas)}/s per replica over {replicas})" if replicas > 1 else ""
     if cap == 0:

@@ -9,12 +9,13 @@ from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
 from ...judge import bar_chart, judge
+from ...params import Positive, PositiveInt
 
 
 @check("latency.inference", requires=("model", "test"))
-def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repeats: int = 50,  # noqa: B006
-              max_seconds: float = 10.0, max_p95_ms: float | None = None,
-              min_rows_per_s: float | None = None) -> CheckResult:
+def inference(ctx: CheckContext, *, batch_sizes: list[PositiveInt] = [1, 32, 256], repeats: PositiveInt = 50,  # noqa: B006
+              max_seconds: Positive = 10.0, max_p95_ms: Positive | None = None,
+              min_rows_per_s: Positive | None = None) -> CheckResult:
     """Latency percentiles of `predict` (or `predict_proba`) as mlqa sees them (a model in
     its worker process: request to answer, the pipe included — about 0.1 ms), per batch size,
     with rows per second; the model file's size and the peak memory allocated while
@@ -58,7 +59,9 @@ def inference(ctx: CheckContext, *, batch_sizes: list[int] = [1, 32, 256], repea
     if size_bytes is not None:
         metrics["model_size_mb"] = size_bytes / 1e6
     chart = bar_chart("Latency per batch size (p95, ms)", [f"batch {r['batch_size']}" for r in rows],
-                      [r["p95_ms"] for r in rows], threshold=max_p95_ms, y_label="ms")
+                      [r["p95_ms"] for r in rows], y_label="ms")
+    # max_p95_ms judges the single-row p95 only: its line is drawn over that bar, not across
+    chart["limits"] = [max_p95_ms if r is single else None for r in rows]
     return judge(metrics, {"p95_ms": ("<=", max_p95_ms), "rows_per_s": (">=", min_rows_per_s)},
                  detail=f"batch {big['batch_size']}: {big['rows_per_s']:.0f} rows/s",
                  evidence={"batches": rows, "charts": [chart]})

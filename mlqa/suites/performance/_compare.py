@@ -11,6 +11,7 @@ from ...context import CheckContext
 from .. import _metrics
 from ...tables import is_categorical
 from ...judge import fmt, judge
+from ...params import Confidence, Finite, PositiveInt
 from .._targets import MetricName, check_metric_fits, default_metric, target
 
 
@@ -45,7 +46,7 @@ def _simple_model(kind: str, ctx: CheckContext, seed: int):
 
 
 @check("performance.simple_baseline", requires=("model", "train", "test"))
-def simple_baseline(ctx: CheckContext, *, metric: MetricName | None = None, min_margin: float = 0.0,
+def simple_baseline(ctx: CheckContext, *, metric: MetricName | None = None, min_margin: Finite = 0.0,
                     simple: list[Literal["dummy", "tree", "linear"]] = ["dummy", "tree"]) -> CheckResult:  # noqa: B006
     """The model must beat simple models trained on the same data (ML Test Score:
     "a simpler model is not better").
@@ -86,8 +87,8 @@ def simple_baseline(ctx: CheckContext, *, metric: MetricName | None = None, min_
 
 
 @check("performance.regression", requires=("model", "baseline", "test"))
-def regression(ctx: CheckContext, *, metric: MetricName | None = None, max_drop: float = 0.01,
-               confidence: float = 0.95, n_bootstrap: int = 1000) -> CheckResult:
+def regression(ctx: CheckContext, *, metric: MetricName | None = None, max_drop: Finite = 0.01,
+               confidence: Confidence = 0.95, n_bootstrap: PositiveInt = 1000) -> CheckResult:
     """Challenger (`model`) against the current champion (`baseline`) on the same test rows.
 
     A paired bootstrap resamples the test rows once per replicate and scores both models

@@ -1,10 +1,12 @@
 """A metric against a floor or ceiling, the worst slice, and calibration."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import pandas as pd
 
-from ...params import Columns
+from ...params import Columns, Count, Finite, Fraction, NonNegative, PositiveInt, Range
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
@@ -21,8 +23,8 @@ def _one_bound(params: dict) -> None:
 
 
 @check("performance.metric", requires=("model", "test"), validate=_one_bound)
-def metric(ctx: CheckContext, *, metric: MetricName, min: float | None = None,  # noqa: A002
-           max: float | None = None, split: str = "test", n_bootstrap: int = 200) -> CheckResult:  # noqa: A002
+def metric(ctx: CheckContext, *, metric: MetricName, min: Finite | None = None,  # noqa: A002
+           max: Finite | None = None, split: str = "test", n_bootstrap: Count = 200) -> CheckResult:  # noqa: A002
     """One metric of the model on a split, against a floor (`min`) and/or ceiling (`max`).
 
     There is no default bound: what is good enough is the team's call. The evidence holds
@@ -64,8 +66,8 @@ def _slice_columns(ctx: CheckContext, columns: list[str] | None) -> list[str]:
 
 @check("performance.slices", requires=("model", "test"))
 def slices(ctx: CheckContext, *, metric: MetricName = "accuracy", columns: Columns | None = None,
-           min_slice_size: int = 50, min: float | None = None,  # noqa: A002
-           max_gap: float | None = 0.1, numeric_bins: int = 4) -> CheckResult:
+           min_slice_size: PositiveInt = 50, min: Finite | None = None,  # noqa: A002
+           max_gap: NonNegative | None = 0.1, numeric_bins: Annotated[int, Range(2)] = 4) -> CheckResult:
     """The model's metric on every slice (one value of one column), and the worst slice.
 
     Aggregate scores hide the groups a model fails; this finds them. Slices smaller than
@@ -116,6 +118,7 @@ def slices(ctx: CheckContext, *, metric: MetricName = "accuracy", columns: Colum
     table.sort(key=lambda r: (not r["judged"], r[metric] if hib else -r[metric]))
     chart = bar_chart(f"Worst slices by {metric}", [f"{r['column']}={r['value']}" for r in judged[:15]],
                       [r[metric] for r in judged[:15]], threshold=None if min is None else min)
+    chart["limit_kind"] = "min"  # a slice below `min` is the one marked
     return judge(metrics, limits,
                  detail=f"worst slice {worst['column']}={worst['value']} (n={worst['n']}): "
                         f"{metric} {fmt(worst[metric])} vs {fmt(overall)} overall",
@@ -124,7 +127,7 @@ def slices(ctx: CheckContext, *, metric: MetricName = "accuracy", columns: Colum
 
 
 @check("performance.calibration", requires=("model", "test"))
-def calibration(ctx: CheckContext, *, max_ece: float = 0.05, bins: int = 10) -> CheckResult:
+def calibration(ctx: CheckContext, *, max_ece: Fraction = 0.05, bins: PositiveInt = 10) -> CheckResult:
     """Expected calibration error: how far predicted probabilities are from observed rates.
 
     Binary models are judged on the positive class's probability, multi-class ones on the
@@ -157,6 +160,7 @@ def calibration(ctx: CheckContext, *, max_ece: float = 0.05, bins: int = 10) -> 
                        [{"name": "model", "x": [r["mean_predicted"] for r in table],
                          "y": [r["observed"] for r in table]}],
                        x_label="mean predicted probability", y_label="observed frequency", diagonal=True)
+    chart["diagonal_label"] = "perfectly calibrated"
     brier = float(np.mean((conf - hit) ** 2))
     return judge({"ece": ece, "max_calibration_error": mce, "brier": brier}, {"ece": ("<=", max_ece)},
                  evidence={"bins": table, "charts": [chart]})

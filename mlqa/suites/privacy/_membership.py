@@ -9,6 +9,7 @@ from ...context import CheckContext
 from ...errors import SubjectError
 from ...subjects import Dataset
 from ...judge import judge, line_chart
+from ...params import Count, Fraction, PositiveInt
 from .._metrics import weighted_auc
 
 
@@ -46,9 +47,9 @@ def _subset(data: Dataset, idx: np.ndarray, name: str) -> Dataset:
 
 
 @check("privacy.membership_inference", requires=("model", "train", "test"))
-def membership_inference(ctx: CheckContext, *, samples: int = 2000, max_auc: float = 0.6,
-                         max_tpr_at_1pct_fpr: float | None = None, shadow_models: int = 0,
-                         n_bootstrap: int = 200) -> CheckResult:
+def membership_inference(ctx: CheckContext, *, samples: PositiveInt = 2000, max_auc: Fraction = 0.6,
+                         max_tpr_at_1pct_fpr: Fraction | None = None, shadow_models: Count = 0,
+                         n_bootstrap: PositiveInt = 200) -> CheckResult:
     """Membership inference audit: members drawn from the training data, non-members from
     the test data, equally many of each. The attacks score each record by the model's loss
     on it (lower loss: more likely a member) and by its confidence; with `shadow_models`,
@@ -98,6 +99,7 @@ def membership_inference(ctx: CheckContext, *, samples: int = 2000, max_auc: flo
     best = max(table, key=lambda r: r["auc"])
     chart = line_chart("Membership inference ROC (members vs non-members)", curves,
                        x_label="false-positive rate", y_label="true-positive rate", diagonal=True)
+    chart["diagonal_label"] = "chance (AUC 0.5)"
     metrics = {"attack_auc": best["auc"], "tpr_at_1pct_fpr": max(r["tpr_at_1pct_fpr"] for r in table),
                "attack_auc_upper": best["auc_ci95"][1]}
     return judge(metrics, {"attack_auc": ("<=", max_auc), "tpr_at_1pct_fpr": ("<=", max_tpr_at_1pct_fpr)},

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ...context import CheckContext
 from ...judge import judge
-from ...params import Columns
+from ...params import Columns, Count
 from ...pii import IDENTIFIER_NAMES, card_numbers, iban_ok, luhn_ok, mask, scan_values
 from ...registry import check
 from ...results import CheckResult
@@ -33,7 +33,7 @@ def _scan_outputs(ctx: CheckContext, allow_columns: list[str]) -> list[dict]:
 
 
 @check("privacy.pii", requires=("test",))
-def pii(ctx: CheckContext, *, max_findings: int = 0, allow_columns: Columns = [],  # noqa: B006
+def pii(ctx: CheckContext, *, max_findings: Count = 0, allow_columns: Columns = [],  # noqa: B006
         columns: Columns | None = None) -> CheckResult:
     """Personal data in the training and test data (and in text the model produces):
     e-mail addresses, phone numbers,

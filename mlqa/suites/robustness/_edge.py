@@ -9,6 +9,7 @@ from ...results import CheckResult
 from ...context import CheckContext
 from ...tables import kind
 from ...judge import judge
+from ...params import PositiveInt
 from ._common import probe, sample
 
 UNSEEN = "__mlqa_unseen__"
@@ -52,7 +53,7 @@ def _problem(ctx: CheckContext, p, X: pd.DataFrame) -> str | None:
 
 
 @check("robustness.edge_inputs", requires=("model", "test"))
-def edge_inputs(ctx: CheckContext, *, rows: int = 20, wrong_dtypes: bool = True) -> CheckResult:
+def edge_inputs(ctx: CheckContext, *, rows: PositiveInt = 20, wrong_dtypes: bool = True) -> CheckResult:
     """Inputs generated from the data's schema plus edge values: extremes and values beyond
     the observed range, zero and -1, huge magnitudes and NaN for numeric features; unseen
     categories, empty and whitespace strings, very long and non-ASCII strings and NaN for

@@ -2,12 +2,12 @@
 declared monotonic directions."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
-from ...params import Columns
+from ...params import Columns, Fraction, NonNegative, PositiveInt, Range
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
@@ -22,7 +22,7 @@ def _needs_declaration(params: dict) -> None:
 
 @check("robustness.invariance", requires=("model", "test"), validate=_needs_declaration)
 def invariance(ctx: CheckContext, *, features: Columns = [], swap: dict[str, Any] = {},  # noqa: B006
-               rows: int = 1000, max_flip_rate: float = 0.01, max_relative_change: float = 0.01) -> CheckResult:
+               rows: PositiveInt = 1000, max_flip_rate: Fraction = 0.01, max_relative_change: NonNegative = 0.01) -> CheckResult:
     """Transformations that must not change the prediction.
 
     `features: [col]`: each listed feature is replaced by another value observed in the
@@ -85,8 +85,8 @@ def _needs_direction(params: dict) -> None:
 
 @check("robustness.monotonic", requires=("model", "test"), validate=_needs_direction)
 def monotonic(ctx: CheckContext, *, increasing: Columns = [], decreasing: Columns = [],  # noqa: B006
-              rows: int = 500, grid: int = 7, tolerance: float = 1e-6,
-              max_violation_rate: float = 0.0) -> CheckResult:
+              rows: PositiveInt = 500, grid: Annotated[int, Range(2)] = 7, tolerance: NonNegative = 1e-6,
+              max_violation_rate: Fraction = 0.0) -> CheckResult:
     """Declared directions: raising an `increasing` feature must not lower the score (the
     positive-class probability, or the prediction of a regressor); raising a `decreasing`
     one must not raise it. Each sampled row is swept over a grid of the feature's observed

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...params import Columns
+from ...params import Columns, Fraction, NonNegative, Positive, PositiveInt
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
@@ -43,8 +43,8 @@ def _noisy(X: pd.DataFrame, cols: list[str], std: pd.Series, scale: float, rng: 
 
 
 @check("robustness.noise", requires=("model", "test"))
-def noise(ctx: CheckContext, *, scale: float = 0.05, repeats: int = 3, rows: int = 1000,
-          max_flip_rate: float = 0.05, max_relative_change: float = 0.05,
+def noise(ctx: CheckContext, *, scale: Positive = 0.05, repeats: PositiveInt = 3, rows: PositiveInt = 1000,
+          max_flip_rate: Fraction = 0.05, max_relative_change: NonNegative = 0.05,
           columns: Columns | None = None) -> CheckResult:
     """Gaussian noise on numeric features, scaled by each feature's standard deviation
     (and typos, case, whitespace and punctuation changes on text columns): how often the
@@ -129,8 +129,8 @@ def _accepts_nan(p, X: pd.DataFrame) -> bool:
 
 
 @check("robustness.missing", requires=("model", "test"))
-def missing(ctx: CheckContext, *, rows: int = 1000, max_flip_rate: float = 0.2,
-            max_relative_change: float = 0.2, columns: Columns | None = None) -> CheckResult:
+def missing(ctx: CheckContext, *, rows: PositiveInt = 1000, max_flip_rate: Fraction = 0.2,
+            max_relative_change: NonNegative = 0.2, columns: Columns | None = None) -> CheckResult:
     """Each feature in turn set missing (NaN; or the column's most frequent value when the
     model cannot take NaN): the model must not crash, and predictions should not hinge on
     one feature being present. Default limit: at most 20% of predictions change when any

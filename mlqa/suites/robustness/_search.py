@@ -8,6 +8,7 @@ from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
 from ...judge import judge
+from ...params import Fraction, NonNegative, Positive, PositiveInt
 from ._common import numeric_features, probe, sample
 
 
@@ -19,9 +20,9 @@ def _confident(ctx: CheckContext, n: int, score: np.ndarray | None, min_margin: 
 
 
 @check("robustness.search", requires=("model", "test"))
-def search(ctx: CheckContext, *, bounds: dict[str, float] = {}, relative: float = 0.1,  # noqa: B006
-           rows: int = 200, max_examples: int = 100, min_margin: float = 0.1,
-           max_relative_change: float = 0.05) -> CheckResult:
+def search(ctx: CheckContext, *, bounds: dict[str, Positive] = {}, relative: Positive = 0.1,  # noqa: B006
+           rows: PositiveInt = 200, max_examples: PositiveInt = 100, min_margin: Fraction = 0.1,
+           max_relative_change: NonNegative = 0.05) -> CheckResult:
     """Search, with hypothesis, for the smallest perturbation of numeric features inside
     declared bounds that flips a confident prediction; report the minimal counterexample
     hypothesis shrank it to. Passes when none is found within `max_examples` tries.

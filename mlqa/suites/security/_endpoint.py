@@ -3,16 +3,20 @@ a clean 4xx, and a rate limit that holds under a burst."""
 from __future__ import annotations
 
 import json
+import math
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from ...registry import check
 from ...results import CheckResult
 from ...context import CheckContext
 from ...endpoint import Endpoint
 from ...judge import judge
+from ...params import NonNegative, Positive, PositiveInt, Range
 
 #: what a response must never show a caller: a traceback, a source path, the installation
 LEAKS = (re.compile(r"Traceback \(most recent call last\)"), re.compile(r'File "[^"]+", line \d+'),
@@ -133,7 +137,7 @@ def _malformed(ep: Endpoint, valid: dict):
 
 
 @check("security.endpoint_input", requires=("endpoint",))
-def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult:
+def endpoint_input(ctx: CheckContext, *, max_examples: PositiveInt = 150) -> CheckResult:
     """Property-based fuzzing (hypothesis) of malformed requests to the inference route:
     random and mutated JSON, wrong types, missing fields, huge arrays, deep nesting,
     invalid UTF-8, NaN / Infinity literals, wrong content types (a null is a missing value,
@@ -191,16 +195,90 @@ def endpoint_input(ctx: CheckContext, *, max_examples: int = 150) -> CheckResult
                  evidence=evidence)
 
 
-@check("security.endpoint_rate_limit", requires=("endpoint",))
-def endpoint_rate_limit(ctx: CheckContext, *, rate: float, burst_factor: float = 3.0,
-                        workers: int = 8, cooldown_s: float = 1.5) -> CheckResult:
+def _rate_limit_params(params: dict) -> None:
+    if params["burst_factor"] <= params["burst_allowance_s"]:
+        raise ValueError(f"burst_factor ({params['burst_factor']:g}) must be above burst_allowance_s "
+                         f"({params['burst_allowance_s']:g}): a burst of that many seconds' worth of "
+                         f"requests can never exceed the limit plus its allowance")
+
+
+@dataclass(frozen=True)
+class Burst:
+    """What one burst achieved: requests sent and their status codes, over `seconds` from
+    the first request sent to the last answer."""
+
+    codes: tuple[int, ...]
+    seconds: float
+    stopped_early: bool
+
+    @property
+    def sent(self) -> int:
+        return len(self.codes)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else float("inf")
+
+
+def send_burst(ep: Endpoint, send: Callable[[Any], int], *, total: int, workers: int,
+               stop_after_s: float, deadline: Any = None) -> Burst:
+    """`total` requests from `workers` threads, each on its own keep-alive connection, as
+    fast as the server answers; no new request is started after `stop_after_s` seconds (or
+    once `deadline` is cancelled). `send(http)` makes one request and returns its status
+    (-1: no answer)."""
+    lock = threading.Lock()
+    tickets = iter(range(total))
+    codes: list[int] = []
+    stopped = threading.Event()
+    started = time.perf_counter()
+
+    def worker() -> None:
+        with ep.client() as http:
+            while True:
+                with lock:
+                    late = time.perf_counter() - started > stop_after_s or (
+                        deadline is not None and deadline.cancelled)
+                    ticket = None if late else next(tickets, None)
+                if late:
+                    stopped.set()
+                if ticket is None:
+                    return
+                code = send(http)
+                with lock:
+                    codes.append(code)
+
+    threads = [threading.Thread(target=worker, daemon=True, name=f"mlqa-burst-{i}")
+               for i in range(min(workers, total))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Burst(codes=tuple(codes), seconds=time.perf_counter() - started,
+                 stopped_early=stopped.is_set() and len(codes) < total)
+
+
+@check("security.endpoint_rate_limit", requires=("endpoint",), validate=_rate_limit_params)
+def endpoint_rate_limit(ctx: CheckContext, *, rate: Positive, burst_factor: Annotated[float, Range(1.0, lo_open=True)] = 3.0,
+                        burst_allowance_s: NonNegative = 1.0, workers: PositiveInt = 8,
+                        cooldown_s: NonNegative = 1.5) -> CheckResult:
     """A burst beyond the declared per-client rate must get 429s (not 5xx, not silence),
-    and the service must be healthy and answer a valid request afterwards.
+    no more requests may be accepted than the limit allows, and the service must be healthy
+    and answer a valid request afterwards.
+
+    The burst is `rate x burst_factor` requests from `workers` concurrent keep-alive
+    connections. A limiter at `rate`/s may accept a burst of `burst_allowance_s` seconds'
+    worth at once (a token bucket's capacity), so in `t` seconds it may accept
+    `rate x (t + burst_allowance_s)` requests; the burst exceeds the limit only when it
+    sends more than that. When it could not (a slow server, a busy machine), the check is
+    `error` ("could not exceed the limit"), never `failed`: a limit that was never
+    reached says nothing about the server. The evidence has the rate sent, the requests
+    accepted and refused with 429, and the most the limit allows.
 
     Parameters:
     rate: the rate limit the endpoint declares, requests per second per client
-    burst_factor: the burst sends this many seconds' worth of requests at once (default 3)
-    workers: concurrent connections for the burst (default 8)
+    burst_factor: the burst is this many seconds' worth of requests at the declared rate (default 3)
+    burst_allowance_s: seconds' worth of requests a limiter may accept at once before refusing (default 1)
+    workers: concurrent keep-alive connections for the burst (default 8)
     cooldown_s: pause after the burst before checking health (default 1.5)
     """
     ep = _endpoint(ctx)
@@ -208,35 +286,56 @@ def endpoint_rate_limit(ctx: CheckContext, *, rate: float, burst_factor: float =
         return ep
     sample = _sample(ctx, 1)
     payload = ep.payload(sample) if sample is not None else None
-    n = max(int(rate * burst_factor), workers * 2)
+    total = math.ceil(rate * burst_factor)
     route = ep.infer_route if payload is not None else ep.model_routes[0][1]
 
-    def one(_: int) -> int:
-        with ep.client() as http:
-            try:
-                r = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
-                     else http.get(route, headers=ep.auth_headers()))
-                return r.status_code
-            except Exception:  # noqa: BLE001
-                return -1
+    def send(http: Any) -> int:
+        try:
+            r = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
+                 else http.get(route, headers=ep.auth_headers()))
+            return r.status_code
+        except Exception:  # noqa: BLE001 - no answer: counted as such
+            return -1
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        codes = list(pool.map(one, range(n)))
-    elapsed = time.perf_counter() - started
-    time.sleep(cooldown_s)
-    with ep.client() as http:
-        ready = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
-        after = (http.post(route, json=payload, headers=ep.auth_headers()) if payload is not None
-                 else http.get(route, headers=ep.auth_headers())).status_code
+    # past `burst_factor - burst_allowance_s` seconds, the `total` requests can no longer
+    # exceed what the limit allows: stop sending, the burst is inconclusive
+    burst = send_burst(ep, send, total=total, workers=workers, stop_after_s=burst_factor - burst_allowance_s,
+                       deadline=ctx.deadline)
     counts: dict[str, int] = {}
-    for c in codes:
+    for c in burst.codes:
         counts[str(c)] = counts.get(str(c), 0) + 1
     limited = counts.get("429", 0)
+    accepted = sum(v for k, v in counts.items() if k.startswith("2"))
     errors = sum(v for k, v in counts.items() if k.startswith("5") or k == "-1")
+    allowed = rate * (burst.seconds + burst_allowance_s)
+    evidence: dict[str, Any] = {
+        "requests": burst.sent, "planned": total, "seconds": round(burst.seconds, 3),
+        "sent_per_s": round(burst.rate, 2), "declared_per_s": rate, "accepted": accepted,
+        "rejected_429": limited, "most_the_limit_allows": round(allowed, 1), "status_counts": counts,
+        "workers": workers}
+    if burst.sent <= allowed:
+        return CheckResult(
+            status="error", evidence=evidence,
+            metrics={"sent_per_s": burst.rate, "requests": float(burst.sent)},
+            message=f"could not exceed the limit: sent {burst.rate:.1f}/s ({burst.sent} requests in "
+                    f"{burst.seconds:.2f}s) against a limit of {rate:g}/s, which may accept {allowed:.0f} "
+                    f"in that time; nothing is known about the server's limit (a slow endpoint or a busy "
+                    f"machine: raise `workers`, or run the check where the client can outpace the limit)")
+    ctx.deadline.sleep(cooldown_s)
+    with ep.client() as http:
+        try:
+            ready = http.get("/v2/health/ready").status_code == 200 if ep.protocol == "oip-v2" else True
+            after = send(http)
+        except Exception:  # noqa: BLE001 - not answering after the burst: unhealthy
+            ready, after = False, -1
+    evidence.update(status_after=after, ready_after=ready)
     healthy = float(ready and after == 200)
-    return judge({"rejected_429": float(limited), "server_errors": float(errors), "healthy_after": healthy},
-                 {"rejected_429": (">=", 1.0), "server_errors": ("<=", 0.0), "healthy_after": (">=", 1.0)},
-                 detail=f"{n} requests in {elapsed:.2f}s (declared {rate:g}/s): {counts}; after: {after}",
-                 evidence={"requests": n, "seconds": round(elapsed, 3), "status_counts": counts,
-                           "status_after": after, "ready_after": ready})
+    excess = max(0.0, accepted - allowed)
+    return judge({"rejected_429": float(limited), "accepted_over_limit": excess, "server_errors": float(errors),
+                  "healthy_after": healthy, "sent_per_s": burst.rate},
+                 {"rejected_429": (">=", 1.0), "accepted_over_limit": ("<=", 0.0), "server_errors": ("<=", 0.0),
+                  "healthy_after": (">=", 1.0)},
+                 detail=f"sent {burst.sent} requests at {burst.rate:.1f}/s against a declared {rate:g}/s: "
+                        f"{accepted} accepted (the limit allows {allowed:.0f}), {limited} refused with 429; "
+                        f"after: {after}",
+                 evidence=evidence)

@@ -22,6 +22,7 @@ from ...context import CheckContext
 from ...deadline import Deadline
 from ...judge import judge
 from ...procs import run_process
+from ...params import Count
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 Scanner = Literal["vuln", "secret", "misconfig", "license"]
@@ -129,7 +130,7 @@ def _target(ctx: CheckContext, path: str | None) -> Path:
 @check("security.trivy_fs")
 def trivy_fs(ctx: CheckContext, *, path: str | None = None,
              scanners: list[Scanner] = ["vuln", "secret", "misconfig"],  # noqa: B006
-             max_critical: int | None = 0, max_high: int | None = None, max_secrets: int | None = 0,
+             max_critical: Count | None = 0, max_high: Count | None = None, max_secrets: Count | None = 0,
              ignore_unfixed: bool = False, cache_dir: str | None = None, db_repository: str | None = None) -> CheckResult:
     """trivy on a folder (default: the folder of mlqa.yaml): vulnerable dependencies,
     secrets, misconfigurations and licenses, judged by severity; a `.trivyignore` there
@@ -155,8 +156,8 @@ def trivy_fs(ctx: CheckContext, *, path: str | None = None,
 
 
 @check("security.trivy_config")
-def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: int | None = 0,
-                 max_high: int | None = 0) -> CheckResult:
+def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: Count | None = 0,
+                 max_high: Count | None = 0) -> CheckResult:
     """trivy's misconfiguration scan of Dockerfiles, Kubernetes manifests, Terraform and
     other IaC under a folder (works offline). By default no CRITICAL or HIGH finding is
     allowed (a container running as root or a privileged pod is HIGH).
@@ -176,8 +177,8 @@ def trivy_config(ctx: CheckContext, *, path: str | None = None, max_critical: in
 
 
 @check("security.trivy_image", requires=("image",))
-def trivy_image(ctx: CheckContext, *, max_critical: int | None = 0, max_high: int | None = None,
-                max_secrets: int | None = 0, ignore_unfixed: bool = False, cache_dir: str | None = None,
+def trivy_image(ctx: CheckContext, *, max_critical: Count | None = 0, max_high: Count | None = None,
+                max_secrets: Count | None = 0, ignore_unfixed: bool = False, cache_dir: str | None = None,
                 db_repository: str | None = None) -> CheckResult:
     """trivy on the container image named by `image:` in mlqa.yaml: OS and language
     package vulnerabilities and secrets, judged by severity. Needs trivy's vulnerability

@@ -108,3 +108,48 @@ def test_no_sensitive_columns_is_an_error(make_ctx, unbiased):
     train, test, model = unbiased
     r = F.demographic_parity(make_ctx(train, test, label="label", positive=1, model=OnFeatures(model)))
     assert r.status == "error" and "sensitive" in r.message
+
+
+class ErrsOnGroupB:
+    """Predicts the truth (a feature copy of the label) except in group b, where it flips
+    `fpr` of the negatives to positive and `fnr` of the positives to negative."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, fpr, fnr):
+        self.fpr, self.fnr = fpr, fnr
+
+    def predict_proba(self, X):
+        truth, r, b = X["truth"].to_numpy(), X["r"].to_numpy(), X["group"].to_numpy() == "b"
+        p = truth.astype(float)
+        p[b & (truth == 0) & (r < self.fpr)] = 1.0
+        p[b & (truth == 1) & (r < self.fnr)] = 0.0
+        return np.c_[1 - p, p]
+
+    def predict(self, X):
+        return self.predict_proba(X).argmax(1)
+
+
+@pytest.mark.parametrize("fpr, fnr, judged", [(0.2, 0.05, "fpr"), (0.05, 0.2, "tpr")])
+def test_equalized_odds_names_the_gap_it_judges_and_charts_it(make_ctx, fpr, fnr, judged):
+    """The demo judged the FPR gap (0.064) while the message and the chart showed the TPR
+    gap (0.058): the message, the evidence and the first chart must be the judged gap."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    frame = pd.DataFrame({"group": rng.choice(["a", "b"], n), "r": rng.random(n)})
+    frame["label"] = frame["truth"] = (rng.random(n) < 0.4).astype(int)
+    ctx = make_ctx(frame, frame, label="label", positive=1, model=ErrsOnGroupB(fpr, fnr), sensitive=["group"])
+    r = F.equalized_odds(ctx, max_difference=0.1)
+    other = "tpr" if judged == "fpr" else "fpr"
+    gaps = r.evidence["gaps"]
+    assert r.status == "failed" and r.evidence["judged_rate"] == judged
+    assert gaps[judged]["difference"] == pytest.approx(r.metrics["difference"], abs=1e-6)
+    assert gaps[other]["difference"] < gaps[judged]["difference"]
+    assert r.metrics[f"{judged}_difference"] == pytest.approx(r.metrics["difference"], abs=1e-6)
+    assert f"{judged} gap judged" in r.message and f"{other} gap" in r.message
+    groups = {g["group"]: g for g in r.evidence["groups"]}
+    assert f"b {groups['b'][judged]:.4g}" in r.message  # the judged rate of the group that differs
+    chart = r.evidence["charts"][0]
+    assert chart["y_label"] == judged and "judged" in chart["title"]
+    assert max(chart["y"]) - min(chart["y"]) == pytest.approx(r.metrics["difference"], abs=1e-6)
+    assert {c["y_label"] for c in r.evidence["charts"]} == {"tpr", "fpr"}
