@@ -106,8 +106,8 @@ def _not_a_pickle(f: Any) -> str | None:
     capped = _Capped(f)
     imports = False
     try:
-        for op, _arg, _pos in pickletools.genops(capped):
-            imports = imports or op.name in _IMPORTS
+        for op, arg, _pos in pickletools.genops(capped):
+            imports = imports or (op.name in _IMPORTS and _names_a_global(op.name, arg))
             if op.name == "STOP":
                 return None
     except Exception as exc:  # noqa: BLE001 - whatever stops the tokeniser: not a pickle
@@ -118,6 +118,17 @@ def _not_a_pickle(f: Any) -> str | None:
     if capped.capped or imports:
         return None
     return "a pickle stream that ends before its STOP (a truncated file)"
+
+
+def _names_a_global(op: str, arg: Any) -> bool:
+    """Whether an import opcode's argument could name something to import. GLOBAL and INST
+    carry `module name` read off two text lines: text that merely starts with `c` or `i` (a
+    CSV whose first column is `id` or `class`) reads as one, but its "module" is no dotted
+    Python name, and pickle.load would fail to import it before anything ran."""
+    if op not in ("GLOBAL", "INST"):
+        return True
+    parts = str(arg).split(" ")
+    return len(parts) == 2 and all(p and all(w.isidentifier() for w in p.split(".")) for p in parts)
 
 
 def _shown(f: Any) -> str:

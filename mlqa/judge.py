@@ -6,17 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .reports import fmt  # noqa: F401 - re-exported: checks format numbers with it
 from .results import CheckResult
 
 Limit = tuple[str, float | None]  # (operator "<=" or ">=", bound; None = not judged)
-
-
-def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4g}"
-    return str(value)
 
 
 def judge(metrics: dict[str, float], limits: dict[str, Limit | list[Limit]], *,

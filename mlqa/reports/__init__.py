@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import MlqaError
-from ._rows import gate_label, key_metric, status_counts, verdict_line  # noqa: F401 (re-exported)
+from ._rows import fmt, gate_label, key_metric, status_counts, verdict_line  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..session import RunOutcome

@@ -7,8 +7,8 @@ from typing import Any
 
 
 def fmt(value: Any) -> str:
-    """A metric as the reports write it (4 significant digits), as `mlqa.judge.fmt` does;
-    here so that a result can render itself (`_repr_html_`) without importing the judge."""
+    """A metric as the reports and checks' messages write it (4 significant digits); the one
+    copy (`mlqa.judge` re-exports it), here so a result renders itself without the judge."""
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return str(value)

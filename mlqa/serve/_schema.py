@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,15 +74,42 @@ def _parse_float(token: str) -> float:
     return value
 
 
+#: a `\uD800`..`\uDFFF` escape in JSON text: where one is not half of a pair, the string it
+#: makes holds a lone surrogate, which no UTF-8 text (an answer echoing it) or pandas holds
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string (or object key) with a lone surrogate."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            if _LONE_SURROGATE.search(v):
+                return True
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+    return False
+
+
 def parse_json(body: bytes) -> Any:
-    """JSON with no NaN/Infinity and no number out of a float's range; bad UTF-8, bad JSON
-    and absurd nesting are 400s, numbers out of range 422s."""
+    """JSON with no NaN/Infinity, no number out of a float's range and no lone UTF-16
+    surrogate (`"\\ud800"`: not a character); bad UTF-8, bad JSON, lone surrogates and
+    absurd nesting are 400s, numbers out of range 422s."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(400, "request body is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
+        if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
+            raise RequestError(400, "request JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff not "
+                                    "in a pair): not a character")
+        return value
     except RecursionError:
         raise RequestError(400, "request JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -150,17 +178,23 @@ def rows_from_json(payload: Any, schema: Schema) -> dict[str, list]:
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
         raise RequestError(422, "a prediction request is {\"instances\": [{\"column\": value, ...}, ...]}")
     rows = payload["instances"]
+    if len(rows) > schema.max_rows:   # before any work per row: a 1 MB body holds 300,000 `{}`
+        raise RequestError(413, f"instances: {len(rows)} rows, more than the limit of {schema.max_rows}")
     if not all(isinstance(r, dict) for r in rows):
         raise RequestError(422, "every instance must be an object of column: value")
-    return _columns({c: [r.get(c) for r in rows] for c in schema.names} |
-                    {k: [] for r in rows for k in r if k not in schema.names}, schema, "instances")
+    names = schema.names
+    known = set(names)
+    return _columns({c: [r.get(c) for r in rows] for c in names} |
+                    {k: [] for r in rows for k in r if k not in known}, schema, "instances")
 
 
 def _columns(by_name: dict[str, list], schema: Schema, where: str) -> dict[str, list]:
-    unknown = [n for n in by_name if n not in schema.names]
+    names = schema.names
+    known = set(names)
+    unknown = [n for n in by_name if n not in known]
     if unknown:
-        raise RequestError(422, f"unknown input(s) {unknown[:5]}; the model takes {schema.names}")
-    missing = [n for n in schema.names if n not in by_name]
+        raise RequestError(422, f"unknown input(s) {unknown[:5]}; the model takes {names}")
+    missing = [n for n in names if n not in by_name]
     if missing:
         raise RequestError(422, f"missing input(s) {missing[:5]}")
     lengths = {len(v) for v in by_name.values()}

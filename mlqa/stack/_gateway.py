@@ -29,8 +29,9 @@ from urllib.parse import quote, unquote
 
 #: the largest request body the gateway takes (the replicas' own default cap)
 MAX_BODY_BYTES = 1_000_000
-#: the gateway settings' ranges: key -> (whole number?, low, high)
-SETTING_RANGES = {"health_interval_s": (False, 0.01, 60.0), "unhealthy_after": (True, 1, 100),
+#: the gateway settings' ranges: key -> (whole number?, low, high); a huge `unhealthy_after`
+#: is how a topology says "never take a replica out on failed checks alone"
+SETTING_RANGES = {"health_interval_s": (False, 0.01, 60.0), "unhealthy_after": (True, 1, 1_000_000),
                   "try_timeout_s": (False, 0.01, 300.0), "retries": (True, 0, 10)}
 
 
@@ -257,8 +258,11 @@ def build_gateway(config: dict[str, Any]):
             return no
         body = await read_body(request)
         path = quote(request.scope["path"])   # normalised (`_normalised`): no dot segment, no encoded slash
+        # the client's Content-Type as the bytes it sent (h11 lets through any byte 0x80-0xff,
+        # which httpx would refuse to encode as a str: a 500), for the replica to judge
+        ctype = request.headers.get("content-type")
         headers = {"Authorization": f"Bearer {internal}",
-                   **({"Content-Type": request.headers["content-type"]} if "content-type" in request.headers else {})}
+                   **({"Content-Type": ctype.encode("latin-1")} if ctype is not None else {})}
         tried_zones: set[str] = set()
         tried: set[str] = set()
         last = "no healthy replica"

@@ -6,6 +6,7 @@ process may be gone and the pid another program's."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import time
 from dataclasses import dataclass
@@ -63,12 +64,17 @@ def _recorded_supervisor(d: Path) -> tuple[int | None, float | None]:
     """The supervisor's pid and start time as `up` recorded them (either may be missing)."""
     rec = _read_json(d / "supervisor.json") or {}
     pid, started = rec.get("pid"), rec.get("started")
-    if not isinstance(pid, int):
+    if not _a_pid(pid):      # `true` is no pid (though Python counts it as 1), nor are 0 and -1
         try:
             pid = int((d / "supervisor.pid").read_text().strip())
         except (OSError, ValueError):
             pid = None
-    return pid, float(started) if isinstance(started, (int, float)) else None
+    ok = isinstance(started, (int, float)) and not isinstance(started, bool) and math.isfinite(started)
+    return (pid if _a_pid(pid) else None), (float(started) if ok else None)
+
+
+def _a_pid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 31
 
 
 def _is_supervisor(ident: ProcessId, stack_id: str, d: Path) -> bool:

@@ -157,8 +157,20 @@ def test_a_client_that_sends_half_its_body_gets_408():
         assert b"request body not received" in answer
 
 
+#: the twin's limits: the same cut-offs, long enough that no stall of a busy machine between
+#: a prompt client's two writes (or its requests) reaches them
+PROMPT = ServerLimits(header_timeout_s=10, body_timeout_s=10, keep_alive_s=10, max_connections=100)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(4096)
+    if not chunk:
+        pytest.fail("the server closed the connection of a prompt client")
+    return chunk
+
+
 def test_a_prompt_client_is_served_over_keep_alive_twin():
-    with running(app_with(limits=FAST), FAST) as url:
+    with running(app_with(limits=PROMPT), PROMPT) as url:
         port = int(url.rsplit(":", 1)[1])
         sock = socket.create_connection(("127.0.0.1", port))
         sock.settimeout(15)
@@ -168,12 +180,12 @@ def test_a_prompt_client_is_served_over_keep_alive_twin():
                 sock.sendall(b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
                 data = b""
                 while b"\r\n\r\n" not in data:
-                    data += sock.recv(4096)
+                    data += _recv(sock)
                 head, _, body = data.partition(b"\r\n\r\n")
                 length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                                   if line.lower().startswith(b"content-length")))
                 while len(body) < length:
-                    body += sock.recv(4096)
+                    body += _recv(sock)
                 assert head.startswith(b"HTTP/1.1 200") and b'"name":"model"' in body, data[:200]
         finally:
             sock.close()

@@ -49,3 +49,12 @@ def test_a_result_shows_its_status_message_and_metrics():
     html = r._repr_html_()
     assert "acme.x" in html and "failed" in html and "gap" in html and "&lt;= 0.1" in html
     assert "<script" not in html and "<img" not in html
+
+
+def test_numbers_have_one_formatter_for_messages_reports_and_notebooks():
+    """A check's message (`mlqa.judge.fmt`) and the report/notebook cell of the same metric
+    print it alike: one function, not two copies that may drift apart."""
+    import mlqa.judge
+    import mlqa.reports
+    assert mlqa.judge.fmt is mlqa.reports.fmt
+    assert [mlqa.reports.fmt(v) for v in (0.123456, float("nan"), 3, 1e-7)] == ["0.1235", "nan", "3", "1e-07"]
