@@ -42,8 +42,9 @@ demo-serving: $(STAMP)
 	  if [ $$code -gt 1 ]; then exit $$code; fi; \
 	  echo "decision: mlqa-out/credit-serving/decision.json (exit code $$code: 0 promote, 1 block)"
 
+# two pytest lanes side by side (scripts/test_lanes.py); ARGS="-k ..." runs one plain session
 test: $(STAMP) browser deepchecks-env
-	$(BIN)/python -m pytest -q -p no:randomly
+	$(BIN)/python scripts/test_lanes.py $(ARGS)
 
 docs: $(STAMP)
 	$(BIN)/mlqa checks --format md > docs/checks.md

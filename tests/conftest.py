@@ -1,7 +1,9 @@
 """Shared fixtures: the real UCI Adult data of the example, its models, config writers."""
 from __future__ import annotations
 
+import os
 import textwrap
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +14,10 @@ from hypothesis import HealthCheck, settings
 # into a failure; hypothesis still bounds the number of examples.
 settings.register_profile("mlqa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("mlqa")
+
+# Every process this session starts inherits the mark, so leak checks count only their own
+# (make test runs two pytest lanes side by side).
+os.environ.setdefault("MLQA_TEST_SESSION", f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDIT = ROOT / "examples" / "credit"

@@ -53,15 +53,17 @@ def mlqa_serve(model: Path, *args: str) -> list[str]:
 
 
 def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that mention `text` (leak detection)."""
+    """Command lines of live processes of *this* test session (they inherit its
+    MLQA_TEST_SESSION, set in tests/conftest.py) that mention `text` (leak detection).
+    Another session's processes — `make test` runs two lanes at once — are not this one's leaks."""
+    import psutil
+    session = os.environ.get("MLQA_TEST_SESSION")
     found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for p in psutil.process_iter(["cmdline"]):
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            cmd = " ".join(p.info["cmdline"] or [])
+            if text in cmd and (session is None or p.environ().get("MLQA_TEST_SESSION") == session):
+                found.append(cmd)
+        except (psutil.Error, OSError):
             continue
-        if text in cmd:
-            found.append(cmd)
     return found

@@ -94,7 +94,8 @@ def _load_generators() -> list[int]:
     for p in psutil.process_iter(["cmdline", "environ"]):
         try:
             cmd = " ".join(p.info["cmdline"] or [])
-            if "locust" in cmd and "mlqa" in cmd and str(os.environ["MLQA_STATE_DIR"]) and p.ppid() in (1, os.getpid()):
+            if ("locust" in cmd and "mlqa" in cmd and p.ppid() in (1, os.getpid())
+                    and (p.info["environ"] or {}).get("MLQA_TEST_SESSION") == os.environ["MLQA_TEST_SESSION"]):
                 out.append(p.pid)
         except (psutil.Error, TypeError):
             continue
