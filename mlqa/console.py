@@ -73,12 +73,20 @@ HEARTBEAT_S = 30.0
 
 
 def heartbeat_s(default: float = HEARTBEAT_S) -> float:
-    """The heartbeat interval: `MLQA_HEARTBEAT_S` when it is a positive number, else `default`."""
-    try:
-        value = float(os.environ.get("MLQA_HEARTBEAT_S", ""))
-    except ValueError:
+    """The heartbeat interval: `MLQA_HEARTBEAT_S` when it is a positive number, else
+    `default` (a value that is set but not a positive number says so on stderr)."""
+    raw = os.environ.get("MLQA_HEARTBEAT_S", "").strip()
+    if not raw:
         return default
-    return value if 0 < value < float("inf") else default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if 0 < value < float("inf"):
+        return value
+    print(f"mlqa: MLQA_HEARTBEAT_S={raw!r} is not a positive number of seconds; "
+          f"using {default:g}", file=sys.stderr)
+    return default
 
 
 class _Shown:

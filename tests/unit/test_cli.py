@@ -228,12 +228,14 @@ def test_a_terminal_shows_the_check_that_is_running(tmp_path):
         assert "performance.metric" in term.getvalue()
 
 
-def test_the_heartbeat_interval_comes_from_the_environment(monkeypatch):
+def test_the_heartbeat_interval_comes_from_the_environment(monkeypatch, capsys):
     from mlqa.console import HEARTBEAT_S, heartbeat_s
     assert HEARTBEAT_S == 30
     for raw, expected in (("0.5", 0.5), ("", 30.0), ("nope", 30.0), ("0", 30.0), ("-1", 30.0), ("inf", 30.0)):
         monkeypatch.setenv("MLQA_HEARTBEAT_S", raw)
         assert heartbeat_s() == expected
+        warned = "MLQA_HEARTBEAT_S" in capsys.readouterr().err
+        assert warned == (raw not in ("0.5", "")), raw  # a bad value is not silently ignored
 
 
 def test_run_titles_its_table_run_and_gate_titles_it_with_the_stage(toy_project, tmp_path, monkeypatch):

@@ -52,7 +52,9 @@ def endpoint_auth(ctx: CheckContext) -> CheckResult:
     """Every model and metadata route must reject requests with no credential, a wrong one
     or a malformed header (401 or 403); health routes may stay open. With a token
     configured (`endpoint.auth.token_env`), the right credential must get through, so a
-    server that rejects everything cannot pass. No unprotected route is allowed.
+    server that rejects everything cannot pass. No unprotected route is allowed. A probe
+    answered 429 (the server throttles failed authentication from this address) proves
+    nothing either way: with no unprotected route seen, the result is `error`.
     """
     ep = _endpoint(ctx)
     if isinstance(ep, CheckResult):
@@ -61,7 +63,7 @@ def endpoint_auth(ctx: CheckContext) -> CheckResult:
     body = json.dumps(ep.payload(sample)) if sample is not None else "{}"
     credentials = {"none": {}, "wrong token": ep.auth_headers("not-the-token-" + "x" * 8),
                    "malformed header": {ep.header: "Basic dXNlcjpwYXNz"}}
-    rows, unprotected = [], 0
+    rows, unprotected, throttled = [], 0, 0
     with ep.client() as http:
         if ep.token:
             r = http.request(ep.model_routes[0][0], ep.model_routes[0][1], headers=ep.auth_headers(),
@@ -76,7 +78,8 @@ def endpoint_auth(ctx: CheckContext) -> CheckResult:
                 r = http.request(method, path, headers={**headers, "Content-Type": "application/json"},
                                  content=body if method == "POST" else None)
                 ok = r.status_code in (401, 403)
-                unprotected += not ok
+                throttled += r.status_code == 429
+                unprotected += not ok and r.status_code != 429
                 rows.append({"route": f"{method} {path}", "credential": label, "status": r.status_code,
                              "rejected": ok})
         for method, path in ep.health_routes:
@@ -84,7 +87,16 @@ def endpoint_auth(ctx: CheckContext) -> CheckResult:
             rows.append({"route": f"{method} {path}", "credential": "none", "status": r.status_code,
                          "rejected": r.status_code in (401, 403), "note": "health route: may stay open"})
     bad = [f"{r['route']} with {r['credential']} -> {r['status']}" for r in rows
-           if not r["rejected"] and "note" not in r]
+           if not r["rejected"] and "note" not in r and r["status"] != 429]
+    if throttled and not unprotected:
+        # a 429 says the request was not served, not that the route wants a credential (an
+        # open route behind a rate limit answers the same): no verdict either way
+        return CheckResult(status="error", message=(
+            f"{throttled} probe(s) answered 429 (rate limited, e.g. after earlier failed "
+            f"authentications from this address): cannot tell whether those routes require a "
+            f"credential; run again once the limit resets (Retry-After)"),
+            metrics={"unprotected": 0.0, "throttled": float(throttled)},
+            evidence={"requests": rows, "endpoint": ep.url})
     return judge({"unprotected": float(unprotected)}, {"unprotected": ("<=", 0.0)},
                  detail="; ".join(bad[:4]), evidence={"requests": rows, "endpoint": ep.url})
 
