@@ -1,11 +1,12 @@
 """The input schema a served model validates requests against, and request parsing."""
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from ..strictjson import StrictJSONError
+from ..strictjson import loads as strict_loads
 
 
 class RequestError(Exception):
@@ -50,72 +51,19 @@ class Schema:
         return [c.name for c in self.columns]
 
 
-def _reject_constant(token: str) -> float:
-    raise RequestError(422, f"non-finite number {token} is not valid input")
-
-
 #: the most digits a JSON integer may have: more than any float holds (1.8e308 has 309);
 #: Python refuses to convert past 4,300 digits at all, and such a number is never an input
 MAX_INT_DIGITS = 400
 
 
-def _parse_int(token: str) -> int:
-    digits = len(token.lstrip("-"))
-    if digits > MAX_INT_DIGITS:
-        raise RequestError(422, f"an integer of {digits} digits is out of range (at most {MAX_INT_DIGITS})")
-    return int(token)
-
-
-def _parse_float(token: str) -> float:
-    value = float(token)
-    if not math.isfinite(value):
-        raise RequestError(422, f"number {token[:30]}{'...' if len(token) > 30 else ''} is out of range "
-                                "(beyond what a 64-bit float holds)")
-    return value
-
-
-#: a `\uD800`..`\uDFFF` escape in JSON text: where one is not half of a pair, the string it
-#: makes holds a lone surrogate, which no UTF-8 text (an answer echoing it) or pandas holds
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _lone_surrogate(value: Any) -> bool:
-    """Whether a parsed JSON value holds a string (or object key) with a lone surrogate."""
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, str):
-            if _LONE_SURROGATE.search(v):
-                return True
-        elif isinstance(v, list):
-            todo.extend(v)
-        elif isinstance(v, dict):
-            todo.extend(v.keys())
-            todo.extend(v.values())
-    return False
-
-
 def parse_json(body: bytes) -> Any:
-    """JSON with no NaN/Infinity, no number out of a float's range and no lone UTF-16
-    surrogate (`"\\ud800"`: not a character); bad UTF-8, bad JSON, lone surrogates and
+    """The request body through `mlqa.strictjson`: no NaN/Infinity, no number out of a
+    float's range and no lone UTF-16 surrogate; bad UTF-8, bad JSON, lone surrogates and
     absurd nesting are 400s, numbers out of range 422s."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(400, "request body is not valid UTF-8") from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
-        if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
-            raise RequestError(400, "request JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff not "
-                                    "in a pair): not a character")
-        return value
-    except RecursionError:
-        raise RequestError(400, "request JSON is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise RequestError(400, f"request body is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
-    except ValueError as exc:  # anything else the decoder refuses: still the client's input
-        raise RequestError(400, f"request body is not valid JSON ({str(exc)[:80]})") from None
+        return strict_loads(body, max_int_digits=MAX_INT_DIGITS)
+    except StrictJSONError as exc:
+        raise RequestError(exc.status, f"request {exc.message}") from None
 
 
 #: the largest integer that converts to a finite float
