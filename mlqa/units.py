@@ -6,25 +6,37 @@ import re
 from .errors import MlqaError
 
 
+#: the periods a rate may be written per, in seconds
+RATE_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
+                "h": 3600.0, "hour": 3600.0}
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_rate_parts(text: str) -> tuple[float, float]:
+    """`100/s`, `30/min`, `1000/h` or a bare number (per second): (count, period in seconds),
+    for a caller that needs the count (a token bucket's burst) as well as the rate."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*([a-z]+))?\s*", str(text).lower())
+    if not m or (m.group(2) and m.group(2) not in RATE_PERIODS):
+        raise MlqaError(f"rate {str(text)[:40]!r} is not like `100/s`, `6000/min` or `1000/h`")
+    return float(m.group(1)), RATE_PERIODS[m.group(2) or "s"]
+
+
 def parse_rate(text: str | float) -> float:
-    """`100/s`, `6000/min` or a bare number: requests per second."""
+    """`100/s`, `6000/min`, `1000/h` or a bare number: requests per second."""
     if isinstance(text, (int, float)):
         return float(text)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*", text)
-    if not m:
-        raise MlqaError(f"rate {text!r} is not like `100/s` or `6000/min`")
-    value = float(m.group(1))
-    return value / 60 if (m.group(2) or "s").startswith("m") else value
+    count, period = parse_rate_parts(text)
+    return count / period
 
 
 def parse_duration(text: str | float) -> float:
-    """`20s`, `1.5s`, `2m`, `500ms` or a bare number of seconds."""
+    """`20s`, `1.5s`, `2m`, `500ms`, `1h` or a bare number of seconds."""
     if isinstance(text, (int, float)):
         return float(text)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*", text)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*", str(text).lower())
     if not m:
-        raise MlqaError(f"duration {text!r} is not like `20s`, `2m` or `500ms`")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)]
+        raise MlqaError(f"duration {str(text)[:40]!r} is not like `20s`, `2m` or `500ms`")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
 def parse_size(text: str) -> int:

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MlqaError
+from ..units import parse_duration, parse_rate_parts
 from ._schema import RequestError
 
 #: the most keys a limiter remembers; past it, the buckets that have refilled are forgotten
 #: (a full bucket is what a new key gets anyway), then the least recently used
 MAX_KEYS = 100_000
-_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0,
-            "hour": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -43,23 +41,25 @@ class Limit:
 
 
 def parse_limit(text: str, what: str = "rate limit") -> Limit:
-    """`100/s`, `30/min`, `1000/h` or a bare number (per second). A MlqaError says what is
-    wrong: zero, negative, not finite, or not a rate at all."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*([a-z]+))?\s*", str(text).lower())
-    if not m or (m.group(2) and m.group(2) not in _PERIODS):
-        raise MlqaError(f"{what} {str(text)[:40]!r} is not like `100/s`, `30/min` or `1000/h`")
-    count = float(m.group(1))
+    """`100/s`, `30/min`, `1000/h` or a bare number (per second), read by
+    `mlqa.units.parse_rate_parts`. A MlqaError says what is wrong: zero, negative, not
+    finite, or not a rate at all."""
+    try:
+        count, period = parse_rate_parts(text)
+    except MlqaError:
+        raise MlqaError(f"{what} {str(text)[:40]!r} is not like `100/s`, `30/min` or `1000/h`") from None
     if not 0 < count <= 1e9:
         raise MlqaError(f"{what} {text!r} must be more than 0 (and at most 1e9) requests per period")
-    return Limit(count, _PERIODS[m.group(2) or "s"])
+    return Limit(count, period)
 
 
 def parse_seconds(text: str, what: str, *, maximum: float = 3600.0) -> float:
-    """`10s`, `500ms`, `2m` or a bare number of seconds, more than 0 and at most `maximum`."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*", str(text).lower())
-    if not m:
-        raise MlqaError(f"{what} {str(text)[:40]!r} is not like `10s` or `500ms`")
-    value = float(m.group(1)) * {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0}[m.group(2)]
+    """`10s`, `500ms`, `2m` or a bare number of seconds (`mlqa.units.parse_duration`), more
+    than 0 and at most `maximum`."""
+    try:
+        value = parse_duration(str(text))
+    except MlqaError:
+        raise MlqaError(f"{what} {str(text)[:40]!r} is not like `10s` or `500ms`") from None
     if not 0 < value <= maximum:
         raise MlqaError(f"{what} {text!r} must be more than 0 and at most {maximum:g} s")
     return value
