@@ -40,6 +40,26 @@ class ServeConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
 
 
+def json_error(status: int, message: str, headers: dict | None = None):  # noqa: ANN201 - JSONResponse
+    """An error answer as mlqa's servers give it: `{"error": message}`, never a stack trace."""
+    from starlette.responses import JSONResponse
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def json_error_handlers() -> dict:
+    """Starlette exception handlers that answer 404, 405 and anything unforeseen (500) as
+    `json_error` does: shared by `mlqa serve` and the stack's gateway."""
+    async def not_found(request, exc):  # noqa: ANN001, ANN202
+        return json_error(404, "not found")
+
+    async def not_allowed(request, exc):  # noqa: ANN001, ANN202
+        return json_error(405, "method not allowed")
+
+    async def crashed(request, exc):  # noqa: ANN001, ANN202
+        return json_error(500, "internal error")
+    return {404: not_found, 405: not_allowed, 500: crashed, Exception: crashed}
+
+
 def build_app(model: Model, schema: Schema, config: ServeConfig):
     """A Starlette app serving `model`. Refuses to build without a token unless
     `allow_no_auth` says so explicitly."""
@@ -64,8 +84,7 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
                       RateLimiter(config.failed_auth_per_s, config.failed_auth_burst), unlimited=("unlimited",))
     classes = model.classes
 
-    def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    error = json_error
 
     def admit(request: Request) -> Response | None:
         refusal = gate.admit(request.client.host if request.client else "-", request.headers.get("authorization", ""))
@@ -180,17 +199,7 @@ def build_app(model: Model, schema: Schema, config: ServeConfig):
         route("/predict", predict_json, ["POST"], "predict"),
     ]
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, "not found")
-
-    async def not_allowed(request: Request, exc: Exception) -> Response:
-        return error(405, "method not allowed")
-
-    async def crashed(request: Request, exc: Exception) -> Response:
-        return error(500, "internal error")
-
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed, 500: crashed,
-                                                       Exception: crashed})
+    app = Starlette(routes=routes, exception_handlers=json_error_handlers())
     return _timed(body_deadline(app, config.limits.body_timeout_s), latency)
 
 

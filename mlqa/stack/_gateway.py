@@ -154,7 +154,8 @@ def build_gateway(config: dict[str, Any]):
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from ..serve import BodyTimeout, Gatekeeper, RateLimiter, ServerLimits, body_deadline, parse_limit
+    from ..serve import (BodyTimeout, Gatekeeper, RateLimiter, ServerLimits, body_deadline, json_error,
+                         json_error_handlers, parse_limit)
     from . import _fault_params as P
 
     token = os.environ[config["token_env"]]
@@ -224,8 +225,7 @@ def build_gateway(config: dict[str, Any]):
         refusal = gate.admit(request.client.host if request.client else "-", request.headers.get("authorization", ""))
         return None if refusal is None else error(refusal.status, refusal.message, refusal.headers)
 
-    def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    error = json_error
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -340,17 +340,8 @@ def build_gateway(config: dict[str, Any]):
               Route("/v2/models/{name}/ready", forward, methods=["GET"]),
               Route("/predict", forward, methods=["POST"])]
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, "not found")
-
-    async def not_allowed(request: Request, exc: Exception) -> Response:
-        return error(405, "method not allowed")
-
-    async def crashed(request: Request, exc: Exception) -> Response:
-        return error(500, "internal error")
-
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: not_found, 405: not_allowed, 500: crashed, Exception: crashed})
+                    exception_handlers=json_error_handlers())
     return _normalised(body_deadline(app, limits.body_timeout_s))
 
 
