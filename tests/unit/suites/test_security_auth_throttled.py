@@ -4,31 +4,21 @@ request was not served, not that the route wants a credential, so the check is `
 (no verdict), never `failed` (blaming an endpoint that is protected) nor `passed`."""
 from __future__ import annotations
 
-import json
 import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pandas as pd
 
 from mlqa.suites import security as S
 
+from planted_http import JSONHandler, serving
+
 TOKEN = "the-right-token-123"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class _Handler(JSONHandler):
     def _send(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(code, body)
 
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -48,19 +38,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
 
-@contextmanager
 def planted(allowed_failures: int, mode: str = "protected"):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
     server.allowed_failures, server.mode, server.failures, server.lock = allowed_failures, mode, 0, threading.Lock()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    return serving(server)
 
 
 def _ctx(make_ctx, url, monkeypatch):

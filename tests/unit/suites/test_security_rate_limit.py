@@ -4,34 +4,24 @@ too slow for the burst to exceed the limit is `error` — never `failed` — how
 machine is (a slower client only makes the burst less conclusive, never a false failure)."""
 from __future__ import annotations
 
-import json
 import threading
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pandas as pd
 import pytest
 
 from mlqa.suites import security as S
 
+from planted_http import JSONHandler, serving
+
 RATE = 5.0          # declared requests per second: low, so any machine can outpace it
 BURST_FACTOR = 4.0  # 20 requests; they exceed the limit when sent within 3 s
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real servers
-
-    def log_message(self, *args):  # quiet
-        pass
-
+class _Handler(JSONHandler):
     def _send(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(code, body)
 
     def do_GET(self):
         self._send(200, {"ready": True})
@@ -48,8 +38,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self, limit: float | None, delay_s: float):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.limit, self.delay_s = limit, delay_s
@@ -67,17 +55,8 @@ class _Server(ThreadingHTTPServer):
             return False
 
 
-@contextmanager
 def planted(limit: float | None = None, delay_s: float = 0.0):
-    server = _Server(limit, delay_s)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    return serving(_Server(limit, delay_s))
 
 
 def _ctx(make_ctx, url):
