@@ -57,6 +57,10 @@ class RunOutcome:
     selected: tuple[CheckInstance, ...] = ()
     files: dict[str, Path] = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows it: the verdict, why it blocks and the failing checks."""
+        return self.verdict._repr_html_()
+
 
 def run_check(spec: CheckSpec, ctx: CheckContext, params: dict[str, Any], *, key: str | None = None,
               timeout: float | None = None, grace_s: float = GRACE_S) -> CheckResult:

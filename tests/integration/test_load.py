@@ -71,6 +71,8 @@ def test_slow_server_is_blocked_by_p95_under_50ms(make_ctx, slow):
     r = load(ctx_for(make_ctx, slow), rate="20/s", duration="3s", warmup="1s", slo=["p95 < 50ms"])
     assert r.status == "failed" and r.metrics["p95_ms"] >= 100
     assert r.thresholds == {"p95_ms": "< 50"} and "p95 < 50ms violated" in r.message
+    [ladder] = [c for c in r.evidence["charts"] if c["title"].startswith("Latency by percentile")]
+    assert ladder["lines"] == [{"y": 50.0, "at": 95.0, "label": "p95 < 50ms"}]
 
 
 def test_fast_server_passes(make_ctx, fast):

@@ -86,3 +86,19 @@ def test_exponent_notation_pyyaml_reads_as_a_string_is_a_number():
     assert coerce("1e-6", float) == 1e-6 and coerce("2E3", NonNegative) == 2000.0
     with pytest.raises(ParamTypeError):
         coerce("1e-6x", float)
+
+
+def test_a_plugin_check_gets_the_same_range_checks_as_a_built_in():
+    """The README's Extending section: `max_ms: Positive` on a team's own check."""
+    from mlqa.params import ParamTypeError, Positive
+    from mlqa.registry import _spec_from_function
+
+    def latency_budget(ctx, *, max_ms: Positive = 20.0):
+        """Parameters:
+        max_ms: the budget in milliseconds per row (default 20)
+        """
+    spec = _spec_from_function("acme.latency_budget", latency_budget, ("model",))
+    assert spec.bind({"max_ms": 5})["max_ms"] == 5.0
+    for bad in (-5, 0, float("nan"), "1e999"):
+        with pytest.raises(ParamTypeError):
+            spec.bind({"max_ms": bad})

@@ -91,6 +91,9 @@ def load(ctx: CheckContext, *, users: PositiveInt | None = None, rate: str | Non
                           "x": list(PERCENTILES), "y": [s["stats"][f"p{p:g}_ms"] if f"p{p:g}_ms" in s["stats"]
                                                           else None for p in PERCENTILES]} for s in stages],
                         x_label="percentile", y_label="ms")
+    # each latency SLO is a limit at its own percentile: a short mark there, not a line across
+    ladder["lines"] = [{"y": o.value, "at": float(o.metric[1:]), "label": o.text}
+                       for o in slos if o.metric.startswith("p")]
     evidence = {"shape": shape, "endpoint": ep.url, "workers": workers, "warmup_s": warm,
                 "slos": [{**v, "observed": float(v["observed"])} for v in worst["slos"]],
                 "stages": [{"rate": s["rate"], "users": s["users"], "seconds": s["seconds"],

@@ -164,3 +164,19 @@ def test_any_values_give_a_scalable_well_formed_svg_with_finite_coordinates(kind
                 assert math.isfinite(float(el.get(name))), (name, el.get(name))
         if el.get("points"):
             assert all(math.isfinite(float(c)) for p in el.get("points").split() for c in p.split(","))
+
+
+def test_the_load_ladder_marks_each_latency_slo_at_its_percentile():
+    """latency.load's percentile ladder had no SLO marks: `p95 < 200ms` is a limit at p95
+    only, drawn there (not across the chart); error-rate SLOs draw nothing. (That the check
+    adds them: tests/integration/test_load.py.)"""
+    from mlqa.judge import line_chart
+    from mlqa.loadgen import parse_slo
+    from mlqa.reports._svg import line
+    slos = [parse_slo(t) for t in ("p95 < 200ms", "p99 < 500ms", "error_rate < 0.1%")]
+    chart = line_chart("Latency by percentile (HDR histogram)",
+                       [{"name": "15/s", "x": [50, 95, 99], "y": [20.0, 150.0, 300.0]}], y_label="ms")
+    chart["lines"] = [{"y": o.value, "at": float(o.metric[1:]), "label": o.text}
+                      for o in slos if o.metric.startswith("p")]
+    svg = line(chart)
+    assert svg.count('class="ref"') == 2 and "p95 &lt; 200ms" in svg and "p99 &lt; 500ms" in svg

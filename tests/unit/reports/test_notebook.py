@@ -58,3 +58,13 @@ def test_numbers_have_one_formatter_for_messages_reports_and_notebooks():
     import mlqa.reports
     assert mlqa.judge.fmt is mlqa.reports.fmt
     assert [mlqa.reports.fmt(v) for v in (0.123456, float("nan"), 3, 1e-7)] == ["0.1235", "nan", "3", "1e-07"]
+
+
+def test_a_sessions_outcome_shows_its_verdict(toy_project):
+    """`Session.finish()` returns a RunOutcome: a notebook shows its verdict, not a repr."""
+    from mlqa.session import Session
+    cfg = toy_project("- acme.ok: {}\n- acme.fails: {}")
+    session = Session(cfg, "production")
+    session.run_all()
+    html = session.finish()._repr_html_()
+    assert "BLOCK" in html and "acme.fails" in html and "value = 2" in html
