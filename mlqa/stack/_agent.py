@@ -83,7 +83,9 @@ def main() -> int:
         current = subprocess.Popen(torchrun_cmd(spec, len(devices)), env=env)
         while current.poll() is None:
             time.sleep(0.2)
-            if healthy_devices(gpus_file) != devices:
+            # once the job is done, a device change does not stop torchrun: it is finishing,
+            # and its peers wait for it in their exit barrier
+            if healthy_devices(gpus_file) != devices and not (job / "done.json").exists():
                 print(f"[{node}] device health changed: relaunching without the failed device", flush=True)
                 stop_tree(current)
                 break

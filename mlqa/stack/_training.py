@@ -20,6 +20,9 @@ from ._topology import training_errors
 #: restarts of a job's rendezvous within RENDEZVOUS_WINDOW_S before the job is failed
 RENDEZVOUS_MAX_RESTARTS = 5
 RENDEZVOUS_WINDOW_S = 60.0
+#: how long agents may linger once the job wrote done.json (torchrun's exit barrier waits up
+#: to 300 s for a peer that was killed): past it they are stopped and the job has succeeded
+DONE_GRACE_S = 20.0
 
 
 class TrainingJob:
@@ -32,6 +35,7 @@ class TrainingJob:
         self.rendezvous_restarts: list[float] = []     # when it was restarted (a backoff, a limit)
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        self.done_seen_at: float | None = None      # when done.json was first seen
         self.message = ""
 
     @property
@@ -62,7 +66,7 @@ class TrainingJob:
                      "checkpoints_full_file": str(self.sup.volume_marker("checkpoints"))}
         write_json(job_dir / "spec.json", self.spec)
         self.status, self.started_at, self.finished_at, self.message = "running", time.time(), None, ""
-        self.rendezvous_restarts = []
+        self.rendezvous_restarts, self.done_seen_at = [], None
         self._start_rendezvous()   # the agents' store clients retry until it listens
         for name in nodes:
             if self.sup.nodes[name]["status"] == "up":
@@ -132,6 +136,10 @@ class TrainingJob:
             if code != 0 and not done.exists() and self.sup.nodes[name]["status"] == "up":
                 self.sup._event("agent_restarted", node=name, exit_code=code)
                 self._start_agent(name)
+        if done.exists():
+            self.done_seen_at = self.done_seen_at or time.time()
+            if time.time() - self.done_seen_at > DONE_GRACE_S:
+                self._stop_lingering_agents()
         if done.exists() and all(p.poll() is not None for p in self.agents.values()):
             self._stop_rendezvous()
             self.status, self.finished_at = "succeeded", time.time()
@@ -142,6 +150,15 @@ class TrainingJob:
             self._stop_rendezvous()
             self.status, self.finished_at = "failed", time.time()
             self.message = "every training node is down and none will be repaired"
+
+    def _stop_lingering_agents(self) -> None:
+        """The job's work is done (done.json) but an agent still runs: its torchrun waits in
+        the exit barrier for a peer that was stopped (a node relaunched at that moment)."""
+        from ._agent import stop_tree
+        for name, p in self.agents.items():
+            if p.poll() is None:
+                self.sup._event("agent_stopped_after_done", node=name)
+                stop_tree(p)
 
     def stop(self, reason: str = "the stack was stopped") -> None:
         for name in list(self.agents):

@@ -242,3 +242,47 @@ def test_process_handling_goes_through_psutil_not_proc(module):
     """It must work on macOS, which has no /proc: no module of the stack's lifecycle reads it."""
     source = Path(__import__(module, fromlist=["x"]).__file__).read_text()
     assert '"/proc' not in source and "'/proc" not in source and 'f"/proc' not in source
+
+
+# -- a finished job is not held by a lingering agent ------------------------------------------------
+class _Sup:
+    def __init__(self):
+        self.events = []
+        self.nodes = {"n1": {"status": "up"}}
+
+    def _event(self, kind, **fields):
+        self.events.append(kind)
+
+
+def _job_with_an_agent(tmp_path, done_seen_ago_s):
+    import subprocess
+    import sys
+    import time
+    from mlqa.stack._training import TrainingJob
+    job = TrainingJob(_Sup())
+    job.spec, job.status = {"job_dir": str(tmp_path), "job_id": "j1", "gpus_files": {"n1": "x"}}, "running"
+    (tmp_path / "done.json").write_text("{}")
+    job.done_seen_at = time.time() - done_seen_ago_s
+    job.agents = {"n1": subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])}
+    return job
+
+
+def test_an_agent_lingering_after_the_job_is_done_is_stopped_and_the_job_succeeds(tmp_path):
+    """gpu-xid on a loaded machine: the GPU was healed as the job finished, the healed node's
+    torchrun was relaunched, and its peer's torchrun waited 300 s in the exit barrier; the
+    job never read as succeeded and the experiment ran into its training timeout."""
+    from mlqa.stack._training import DONE_GRACE_S
+    job = _job_with_an_agent(tmp_path, DONE_GRACE_S + 1)
+    job.poll()
+    assert job.status == "succeeded" and job.agents["n1"].poll() is not None
+    assert "agent_stopped_after_done" in job.sup.events
+
+
+def test_an_agent_finishing_within_the_grace_is_left_alone(tmp_path):
+    job = _job_with_an_agent(tmp_path, 0)
+    try:
+        job.poll()
+        assert job.status == "running" and job.agents["n1"].poll() is None
+    finally:
+        job.agents["n1"].kill()
+        job.agents["n1"].wait()
