@@ -174,3 +174,73 @@ def marker_since(marker: Path) -> float | None:
         return json.loads(marker.read_text())["since"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+class NetworkFaults:
+    """Zone network faults of `Supervisor`: set at the gateway, recorded here (the gateway
+    keeps them only in memory) and re-applied to a gateway that restarted. `Supervisor`
+    sets these attributes and provides `zone_nodes` and `_event`."""
+
+    plan: dict[str, Any]
+    secrets: dict[str, str]
+    lock: threading.RLock
+    net_lock: threading.Lock
+    stopping: threading.Event
+    network: dict[str, dict[str, float]]     # zone -> {"latency_s", "drop"}
+    fault_since: dict[str, float]
+    gateway: subprocess.Popen | None
+
+    def gateway_call(self, method: str, path: str, body: dict | None = None) -> dict:
+        from ..localhttp import local_request
+        r = local_request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
+                          headers={"Authorization": f"Bearer {self.secrets['gateway']}"})
+        return r.json()
+
+    def degrade_zone(self, zone: str, body: dict) -> dict:
+        """Set the zone's added latency / dropped share at the gateway (zeros heal it)."""
+        import httpx
+        self.zone_nodes(zone)
+        with self.net_lock:          # the gateway and the record change together (see _reapply_network)
+            try:
+                result = self.gateway_call("PUT", f"/admin/zones/{zone}/network", body)
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"the gateway does not answer ({type(exc).__name__}): is it restarting?") \
+                    from None
+            if "error" in result:
+                raise ValueError(result["error"])
+            self._record_network(zone, result)
+        return result
+
+    def _record_network(self, zone: str, result: dict) -> None:
+        with self.lock:
+            if result.get("latency_s") or result.get("drop"):
+                self.fault_since[f"network:{zone}"] = time.time()
+                self.network[zone] = {"latency_s": result["latency_s"], "drop": result["drop"]}
+                self._event("degrade_zone", zone=zone, latency_s=result["latency_s"], drop=result["drop"])
+            else:
+                self.network.pop(zone, None)
+                if self.fault_since.pop(f"network:{zone}", None) is not None:
+                    self._event("heal_zone", zone=zone)
+
+    def _reapply_network(self, gateway: subprocess.Popen) -> None:
+        """Give a restarted gateway the network faults it lost with its predecessor (bounded:
+        until it answers, at most 60 s, or until another restart takes over)."""
+        end = time.monotonic() + 60
+        done: set[str] = set()
+        while time.monotonic() < end and not self.stopping.is_set() and self.gateway is gateway:
+            try:
+                with self.lock:
+                    zones = sorted(set(self.network) - done)
+                for zone in zones:
+                    # under net_lock, re-read: a heal that came first is never undone
+                    with self.net_lock:
+                        f = self.network.get(zone)
+                        if f is not None:
+                            self.gateway_call("PUT", f"/admin/zones/{zone}/network",
+                                              {"latency_ms": f["latency_s"] * 1000, "drop": f["drop"]})
+                    done.add(zone)
+                if done:
+                    self._event("network_faults_reapplied", zones=sorted(done))
+                return
+            except Exception:  # noqa: BLE001 - not listening yet: try again
+                time.sleep(0.1)

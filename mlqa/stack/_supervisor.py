@@ -37,7 +37,7 @@ from typing import Any
 
 from ..procs import ProcessId, ProcessTable, Spawner, descendants, signal_all
 from ._admin import AdminServer, handler, stop_server
-from ._faults import DeviceFaults, reap
+from ._faults import DeviceFaults, NetworkFaults, reap
 from ._store import ModelStore, write_json
 
 #: the internal token (gateway -> replicas) and the gateway's own admin token, as the
@@ -46,7 +46,7 @@ INTERNAL_TOKEN_ENV = "MLQA_STACK_INTERNAL_TOKEN"
 GATEWAY_TOKEN_ENV = "MLQA_STACK_GATEWAY_TOKEN"
 
 
-class Supervisor(DeviceFaults):
+class Supervisor(DeviceFaults, NetworkFaults):
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self.plan = json.loads((state_dir / "plan.json").read_text())
@@ -246,61 +246,6 @@ class Supervisor(DeviceFaults):
         write_json(self.dir / "gateway.json", config)
         self.gateway = self._spawn([sys.executable, "-m", "mlqa.stack._gateway", str(self.dir / "gateway.json")],
                                    "gateway.log", role="gateway")
-
-    def gateway_call(self, method: str, path: str, body: dict | None = None) -> dict:
-        from ..localhttp import local_request
-        r = local_request(method, f"http://127.0.0.1:{self.plan['gateway_port']}{path}", json=body, timeout=2,
-                          headers={"Authorization": f"Bearer {self.secrets['gateway']}"})
-        return r.json()
-
-    def degrade_zone(self, zone: str, body: dict) -> dict:
-        """Set the zone's added latency / dropped share at the gateway (zeros heal it)."""
-        import httpx
-        self.zone_nodes(zone)
-        with self.net_lock:          # the gateway and the record change together (see _reapply_network)
-            try:
-                result = self.gateway_call("PUT", f"/admin/zones/{zone}/network", body)
-            except httpx.HTTPError as exc:
-                raise RuntimeError(f"the gateway does not answer ({type(exc).__name__}): is it restarting?") \
-                    from None
-            if "error" in result:
-                raise ValueError(result["error"])
-            self._record_network(zone, result)
-        return result
-
-    def _record_network(self, zone: str, result: dict) -> None:
-        with self.lock:
-            if result.get("latency_s") or result.get("drop"):
-                self.fault_since[f"network:{zone}"] = time.time()
-                self.network[zone] = {"latency_s": result["latency_s"], "drop": result["drop"]}
-                self._event("degrade_zone", zone=zone, latency_s=result["latency_s"], drop=result["drop"])
-            else:
-                self.network.pop(zone, None)
-                if self.fault_since.pop(f"network:{zone}", None) is not None:
-                    self._event("heal_zone", zone=zone)
-
-    def _reapply_network(self, gateway: subprocess.Popen) -> None:
-        """Give a restarted gateway the network faults it lost with its predecessor (bounded:
-        until it answers, at most 60 s, or until another restart takes over)."""
-        end = time.monotonic() + 60
-        done: set[str] = set()
-        while time.monotonic() < end and not self.stopping.is_set() and self.gateway is gateway:
-            try:
-                with self.lock:
-                    zones = sorted(set(self.network) - done)
-                for zone in zones:
-                    # under net_lock, re-read: a heal that came first is never undone
-                    with self.net_lock:
-                        f = self.network.get(zone)
-                        if f is not None:
-                            self.gateway_call("PUT", f"/admin/zones/{zone}/network",
-                                              {"latency_ms": f["latency_s"] * 1000, "drop": f["drop"]})
-                    done.add(zone)
-                if done:
-                    self._event("network_faults_reapplied", zones=sorted(done))
-                return
-            except Exception:  # noqa: BLE001 - not listening yet: try again
-                time.sleep(0.1)
 
     # -- state -------------------------------------------------------------------------------
     def _event(self, kind: str, **detail: Any) -> None:
