@@ -143,7 +143,9 @@ class LocalProcesses:
             elif kind == "cpu-stress":
                 tag = self._stress_tag or secrets.token_hex(8)
                 env = {**os.environ, STRESS_ENV: tag}
-                busy = [subprocess.Popen([sys.executable, "-c", _BUSY], start_new_session=True, env=env,
+                # the tag rides in argv as well as the environment: /proc/PID/cmdline is readable
+                # where /proc/PID/environ is not (ptrace-restricted containers)
+                busy = [subprocess.Popen([sys.executable, "-c", _BUSY, tag], start_new_session=True, env=env,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                         for _ in range(min(max(int(params.get("cpus", 1)), 1), 64))]
                 self._busy.setdefault(tag, []).extend(busy)
@@ -157,7 +159,12 @@ class LocalProcesses:
         elif action.get("action") == "kill":
             _signal(action.get("pids", []), signal.SIGKILL)
         elif action.get("action") == "kill_tagged" and isinstance(action.get("tag"), str) and action["tag"]:
-            _kill_tagged(action["tag"])
+            for p in self._busy.get(action["tag"], []):     # the ones this backend started: by handle
+                try:
+                    p.kill()
+                except OSError:
+                    pass
+            _kill_tagged(action["tag"])                      # any other (a runner that crashed and resumed)
             for p in self._busy.pop(action["tag"], []):     # reap them: no zombie left behind
                 try:
                     p.wait(timeout=5)
@@ -204,13 +211,28 @@ def _signal(pids: Any, sig: int) -> None:
             continue
 
 
+def _carries_tag(p, tag: str) -> bool:
+    """A busy process started for this tag: `python -c _BUSY TAG`, or the tag in its environment."""
+    ps = _psutil()
+    try:
+        cmd = p.cmdline()
+        if len(cmd) == 4 and cmd[1:] == ["-c", _BUSY, tag]:
+            return True
+    except (ps.Error, OSError):
+        pass
+    try:
+        return p.environ().get(STRESS_ENV) == tag
+    except (ps.Error, OSError):
+        return False
+
+
 def _kill_tagged(tag: str) -> None:
-    """SIGKILL every process of this user whose environment carries the stress tag."""
+    """SIGKILL every process of this user that carries the stress tag (argv or environment)."""
     ps = _psutil()
     me = os.getpid()
     for p in ps.process_iter():
         try:
-            if p.pid != me and p.environ().get(STRESS_ENV) == tag:
+            if p.pid != me and _carries_tag(p, tag):
                 p.kill()
         except (ps.Error, OSError):
             continue

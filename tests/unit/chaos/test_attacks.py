@@ -220,6 +220,69 @@ def test_cpu_stress_on_processes_is_reverted_by_its_journaled_reverts():
         child.wait()
 
 
+def _wait_gone(pids: list[int], within_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if all(_gone(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("environ_readable", [True, False])
+def test_a_resumed_runner_stops_busy_processes_it_did_not_start(monkeypatch, environ_readable):
+    """Attack: the runner that injected cpu-stress dies; a fresh backend reverts the journaled
+    `kill_tagged` without the Popen handles, in a container where /proc/PID/environ may be
+    unreadable; expected: the busy processes are found by their tag and stopped."""
+    from mlqa.chaos.backends import processes
+    child = _sleeper()
+    busy: list[int] = []
+    first = None
+    try:
+        first = processes.LocalProcesses({"app": {"pid": child.pid}})
+        journaled = first.reverts("cpu-stress", ["app"])
+        got = first.inject("cpu-stress", ["app"], {"node": "app"}, {"cpus": 2})
+        busy = [pid for a in got for pid, _ in a.get("pids", [])]
+        if not environ_readable:
+            def denied(self):
+                raise psutil.AccessDenied(self.pid)
+            monkeypatch.setattr(psutil.Process, "environ", denied)
+        resumed = processes.LocalProcesses({"app": {"pid": child.pid}})
+        for action in journaled:
+            resumed.revert(action)
+        assert busy and _wait_gone(busy), f"busy processes left running after {journaled}"
+    finally:
+        for pid in busy:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        for procs in (first._busy.values() if first else []):   # reap: no zombie left behind
+            for p in procs:
+                p.wait(timeout=5)
+        child.kill()
+        child.wait()
+
+
+def test_kill_tagged_spares_a_process_with_another_tag():
+    """Clean twin: a busy process of another experiment (another tag) survives the revert."""
+    from mlqa.chaos.backends import processes
+    child = _sleeper()
+    other = processes.LocalProcesses({"app": {"pid": child.pid}})
+    mine = processes.LocalProcesses({"app": {"pid": child.pid}})
+    other.reverts("cpu-stress", ["app"])
+    theirs = other.inject("cpu-stress", ["app"], {"node": "app"}, {"cpus": 1})
+    try:
+        for action in mine.reverts("cpu-stress", ["app"]):
+            mine.revert(action)
+        assert not any(_gone(pid) for a in theirs for pid, _ in a["pids"])
+    finally:
+        for action in [{"action": "kill_tagged", "tag": other._stress_tag}]:
+            other.revert(action)
+        child.kill()
+        child.wait()
+
+
 def test_a_named_ancestor_of_the_runner_never_puts_the_runner_in_the_blast_radius():
     """Attack: pid/pid_file naming the runner's parent (a shell, a supervisor): `_tree` includes the runner, so node-pause SIGSTOPs the runner itself; expected: refused or the runner excluded."""
     from mlqa.chaos.backends import SelectorError
