@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 import uuid
 from pathlib import Path
@@ -18,6 +19,12 @@ settings.load_profile("mlqa")
 # Every process this session starts inherits the mark, so leak checks count only their own
 # (make test runs two pytest lanes side by side).
 os.environ.setdefault("MLQA_TEST_SESSION", f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+# A shell without job control starts background jobs (`make test &`, nohup) with SIGINT
+# ignored, and every child inherits that: Ctrl-C tests would then test nothing and fail.
+# Ctrl-C is what they exercise, so this session takes SIGINT back (children get SIG_DFL).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDIT = ROOT / "examples" / "credit"
