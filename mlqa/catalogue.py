@@ -1,8 +1,10 @@
-"""`mlqa checks`: every registered check, its parameters, defaults and what it measures."""
+"""`mlqa checks`: every registered check, its parameters, defaults and what it measures (in
+Markdown, followed by the table of parity with deepchecks' default suites)."""
 from __future__ import annotations
 
 import json
 
+from ._deepchecks_parity import parity_markdown
 from .registry import Registry
 
 
@@ -52,6 +54,8 @@ def render_catalogue(registry: Registry, fmt: str = "text") -> str:
                 default = "required" if p.required else f"default {_default(p.default)}"
                 out.append(f"    - {p.name}: {p.type_name}, {default}" + (f" — {p.doc}" if p.doc else ""))
             out.append("")
+    if fmt == "md":
+        out += parity_markdown()
     if registry.broken:
         out += ["Plugins that failed to load:"] + [f"  {b}" for b in registry.broken]
     return "\n".join(out) + ("\n" if out and out[-1] else "")

@@ -163,7 +163,7 @@ def test_include_a_preset_and_override_its_entries(write_config, small_csvs):
     text = BASE.format(train=train.name, test=test.name, checks="  - data.drift: {max_psi: 0.05}")
     config = load_config(write_config(text.replace("version: 1\n", "version: 1\ninclude: tabular-classifier\n")))
     keys = [c.key for c in config.checks]
-    assert keys[:3] == ["data.schema", "data.missing", "data.duplicates"] and "privacy.pii" in keys
+    assert keys[:3] == ["data.schema", "data.missing", "data.single_value"] and "privacy.pii" in keys
     assert keys.count("data.drift") == 1
     assert next(c for c in config.checks if c.key == "data.drift").params["max_psi"] == 0.05
 

@@ -13,6 +13,7 @@ from ...tables import is_categorical
 from .._frames import as_key
 from ...judge import bar_chart, judge
 from ._drift_dist import distribution_charts
+from ._identifiers import identifier_columns
 
 _EPS = 1e-4
 
@@ -47,7 +48,8 @@ def categorical_counts(train: pd.Series, test: pd.Series) -> tuple[np.ndarray, n
 
 @check("data.drift", requires=("train", "test"))
 def drift(ctx: CheckContext, *, max_psi: NonNegative = 0.2, bins: Annotated[int, Range(2)] = 10,
-          min_p_value: Fraction | None = None, columns: Columns | None = None, top: PositiveInt = 5):
+          min_p_value: Fraction | None = None, columns: Columns | None = None, top: PositiveInt = 5,
+          exclude_identifiers: bool = True):
     """Per-feature distribution shift from train to test.
 
     PSI (population stability index) over train-decile bins for numeric features and
@@ -55,16 +57,32 @@ def drift(ctx: CheckContext, *, max_psi: NonNegative = 0.2, bins: Annotated[int,
     for a significant shift (below 0.1: none, 0.1-0.2: moderate). Kolmogorov-Smirnov
     (numeric) and chi-square (categorical) p-values are reported; they are judged only when
     `min_p_value` is set, because on large samples they flag shifts too small to matter.
+    Identifier columns (keys such as a `customer_id` numbered on from train into test) are
+    left out by default and listed: a key's values are new in every split by design.
 
     Parameters:
     max_psi: the highest PSI allowed for any feature (default 0.2)
     bins: quantile bins for numeric features (default 10)
     min_p_value: if set, a feature whose KS / chi-square p-value is below it also counts as drifted
-    columns: features to compare (default: all features)
+    columns: features to compare (default: all features but identifiers)
     top: how many of the worst features the message names (default 5)
+    exclude_identifiers: leave identifier columns out when `columns` is not given (default true)
     """
     from scipy import stats
-    cols = columns or list(ctx.train.features)
+    ids: dict[str, str] = {}
+    if columns:
+        cols = list(columns)
+    else:
+        cols = list(ctx.train.features)
+        if exclude_identifiers:
+            ids = {c: why for c, why in identifier_columns(ctx.train.frame, ctx.test.frame,
+                                                          label=ctx.train.label).items() if c in cols}
+            cols = [c for c in cols if c not in ids]
+    if not cols:
+        from ...results import CheckResult
+        return CheckResult(status="error", message="no features to compare" + (
+            f" once identifiers are left out ({', '.join(ids)}): name them in `columns`, or set "
+            "`exclude_identifiers: false`" if ids else ": declare `data.features` or name them in `columns`"))
     table = []
     for col in cols:
         a, b = ctx.train.frame[col], ctx.test.frame[col]
@@ -96,5 +114,8 @@ def drift(ctx: CheckContext, *, max_psi: NonNegative = 0.2, bins: Annotated[int,
                       [r["psi"] for r in table[:15]], threshold=max_psi, y_label="PSI")
     # what drifted, as the report shows it: train and test distributions of the worst few
     shown = distribution_charts(table, drifted, ctx.train.frame, ctx.test.frame)
-    return judge(metrics, limits, detail=f"worst: {named}" if table else "",
-                 evidence={"features": table, "drifted": drifted, "charts": [chart, *shown]})
+    excluded = f"excluded as identifiers: {', '.join(ids)}" if ids else ""
+    detail = "; ".join(p for p in (f"worst: {named}" if table else "", excluded) if p)
+    return judge(metrics, limits, detail=detail,
+                 evidence={"features": table, "drifted": drifted, "excluded_as_identifiers": ids,
+                           "charts": [chart, *shown]})

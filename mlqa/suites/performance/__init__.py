@@ -2,5 +2,6 @@
 and regression of the challenger against the current champion."""
 from ._metric import calibration, metric, slices
 from ._compare import regression, simple_baseline
+from ._model_checks import prediction_drift, unused_features
 
-__all__ = ["metric", "slices", "calibration", "simple_baseline", "regression"]
+__all__ = ["metric", "slices", "calibration", "simple_baseline", "regression", "prediction_drift", "unused_features"]

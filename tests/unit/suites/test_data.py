@@ -88,6 +88,22 @@ def test_p_values_judged_only_on_request(make_ctx, iid_halves):
     assert run("data.drift", make_ctx(train, nudged), min_p_value=0.001).status == "failed"
 
 
+def with_fresh_ids(train, test):
+    """Surrogate keys numbered on from train into test, one per row (as a warehouse hands out)."""
+    return (train.assign(customer_id=np.arange(len(train))),
+            test.assign(customer_id=np.arange(len(train), len(train) + len(test))))
+
+
+def test_a_key_numbered_on_into_test_is_not_drift(make_ctx, adult_train, adult_test):
+    ctx = make_ctx(*with_fresh_ids(adult_train, adult_test))
+    res = run("data.drift", ctx)
+    assert res.status == "passed" and "excluded as identifiers: customer_id" in res.message
+    assert list(res.evidence["excluded_as_identifiers"]) == ["customer_id"]
+    assert "customer_id" not in {r["feature"] for r in res.evidence["features"]}
+    kept = run("data.drift", ctx, exclude_identifiers=False)
+    assert kept.status == "failed" and kept.evidence["features"][0]["feature"] == "customer_id"
+
+
 # ------------------------------------------------------------------ duplicates / overlap
 def test_duplicated_rows_are_caught(make_ctx, adult_train, adult_test):
     dup = pd.concat([adult_test, adult_test.sample(frac=0.1, random_state=1)], ignore_index=True)
@@ -110,6 +126,98 @@ def test_test_rows_copied_from_train_overlap(make_ctx, iid_halves):
 
 def test_disjoint_split_has_no_overlap(make_ctx, iid_halves):
     assert run("data.train_test_overlap", make_ctx(*iid_halves)).status == "passed"
+
+
+def reingested(rows, shout=False):
+    """`rows` as another export writes them: categories upper-cased, text padded with spaces."""
+    out = rows.copy()
+    if shout:
+        out["workclass"] = out["workclass"].str.upper()
+        out["occupation"] = out["occupation"] + "  "
+        out["sex"] = " " + out["sex"].str.lower()
+    return out
+
+
+@pytest.mark.parametrize("share", [0.02, 0.1])
+def test_rows_copied_behind_a_fresh_key_are_duplicates(make_ctx, adult_train, adult_test, share):
+    copies = adult_test.sample(frac=share, random_state=4)
+    test = pd.concat([adult_test, copies], ignore_index=True)
+    res = run("data.duplicates", make_ctx(*with_fresh_ids(adult_train, test)))
+    assert res.status == "failed" and res.metrics["duplicate_fraction"] == pytest.approx(share / (1 + share), abs=0.002)
+    assert "excluded as identifiers: customer_id" in res.message and "customer_id" in res.evidence["excluded_as_identifiers"]
+
+
+def test_a_fresh_key_on_clean_data_is_not_a_duplicate(make_ctx, adult_train, adult_test):
+    res = run("data.duplicates", make_ctx(*with_fresh_ids(adult_train, adult_test)))
+    assert res.status == "passed" and res.metrics["near_duplicate_fraction"] == 0
+    assert "excluded as identifiers: customer_id" in res.message
+
+
+def test_copies_in_another_case_are_near_duplicates_not_exact(make_ctx, adult_train, adult_test):
+    copies = reingested(adult_test.dropna().sample(frac=0.03, random_state=5), shout=True)
+    test = pd.concat([adult_test, copies], ignore_index=True)
+    res = run("data.duplicates", make_ctx(*with_fresh_ids(adult_train, test)))
+    assert res.status == "failed" and res.metrics["duplicate_fraction"] < 0.01
+    assert res.metrics["near_duplicate_fraction"] == pytest.approx(len(copies) / len(test), abs=0.001)
+    variants = res.evidence["near_examples"][0]["rows"]
+    assert len(variants) == 2 and variants[0]["workclass"].upper() == variants[1]["workclass"].upper()
+
+
+def copied_into_test(train, test, share, *, shout=False, seed=3):
+    """`share` of the test set replaced by training rows, re-ingested with fresh ids."""
+    k = int(share * len(test))
+    copies = reingested(train.drop(columns="customer_id").sample(k, random_state=seed), shout=shout)
+    out = pd.concat([test.drop(columns="customer_id").iloc[: len(test) - k], copies], ignore_index=True)
+    return out.assign(customer_id=np.arange(len(train), len(train) + len(out)))
+
+
+@pytest.mark.parametrize("share,caught", [(0.005, False), (0.02, True), (0.1, True)])
+def test_training_rows_reingested_with_fresh_ids_overlap(make_ctx, adult_train, adult_test, share, caught):
+    train, test = with_fresh_ids(adult_train, adult_test)
+    res = run("data.train_test_overlap", make_ctx(train, copied_into_test(train, test, share)))
+    assert res.status == ("failed" if caught else "passed")
+    assert res.metrics["overlap_fraction"] == pytest.approx(share + 0.0014, abs=0.002)
+    assert res.evidence["excluded_as_identifiers"] == {"customer_id": res.evidence["excluded_as_identifiers"]["customer_id"]}
+    assert "excluded as identifiers: customer_id" in res.message
+    blind = run("data.train_test_overlap", make_ctx(train, copied_into_test(train, test, share)),
+                exclude_identifiers=False)
+    assert blind.status == "passed" and blind.metrics["overlap_fraction"] == 0
+
+
+def test_reingested_rows_in_another_case_overlap_as_near(make_ctx, adult_train, adult_test):
+    train, test = with_fresh_ids(adult_train.dropna(), adult_test)
+    res = run("data.train_test_overlap", make_ctx(train, copied_into_test(train, test, 0.02, shout=True)))
+    assert res.status == "failed" and res.metrics["overlap_fraction"] < 0.01
+    assert res.metrics["near_overlap_fraction"] == pytest.approx(0.02, abs=0.002)
+    pair = res.evidence["near_examples"][0]
+    assert pair["test"]["workclass"] == pair["train"]["workclass"].upper()
+
+
+def test_reingested_rows_with_a_float_rounded_otherwise_overlap_as_near(make_ctx, adult_train, adult_test):
+    train, test = (f.assign(hours_share=f["hours-per-week"] / 168 + f["age"] / 7e4) for f in (adult_train, adult_test))
+    train, test = with_fresh_ids(train, test)
+    mixed = copied_into_test(train, test, 0.02)
+    copied = mixed.index[-int(0.02 * len(test)):]
+    mixed.loc[copied, "hours_share"] = mixed.loc[copied, "hours_share"].astype("float32").astype(float)  # a float32 export
+    res = run("data.train_test_overlap", make_ctx(train, mixed))
+    assert res.status == "failed" and res.metrics["overlap_fraction"] < 0.01
+    assert res.metrics["near_overlap_fraction"] > 0.015
+    loose = run("data.train_test_overlap", make_ctx(train, mixed), near_digits=10)
+    assert loose.metrics["near_overlap_fraction"] < 0.005
+
+
+def test_real_adult_and_an_iid_split_with_fresh_ids_do_not_overlap(make_ctx, adult_train, adult_test, iid_halves):
+    real = run("data.train_test_overlap", make_ctx(adult_train, adult_test))
+    assert real.status == "passed" and 0 < real.metrics["overlap_fraction"] < 0.002
+    assert real.metrics["near_overlap_fraction"] == 0 and real.evidence["excluded_as_identifiers"] == {}
+    res = run("data.train_test_overlap", make_ctx(*with_fresh_ids(*iid_halves)))
+    assert res.status == "passed" and res.metrics["near_overlap_fraction"] == 0
+
+
+def test_overlap_with_nothing_left_to_compare_is_an_error(make_ctx, adult_train, adult_test):
+    train, test = with_fresh_ids(adult_train[["income"]], adult_test[["income"]])
+    res = run("data.train_test_overlap", make_ctx(train[["customer_id"]], test[["customer_id"]], label=None))
+    assert res.status == "error" and "exclude_identifiers" in res.message
 
 
 # ------------------------------------------------------------------ missing / schema
