@@ -46,6 +46,18 @@ def _input_error(splits: list[Dataset], columns: list[str] | None) -> CheckResul
     return None
 
 
+def _examined(splits: list[Dataset], columns: list[str] | None) -> list[str] | CheckResult:
+    """The columns every split has (of `columns`, or the features and the label), or the
+    `error` that says why there is nothing to examine."""
+    if (err := _input_error(splits, columns)) is not None:
+        return err
+    cols = [c for c in _columns(splits[0], columns) if all(c in d.frame.columns for d in splits)]
+    if not cols:
+        return CheckResult(status="error", message="no columns to examine: declare features in the data, or name "
+                           "them in `columns`")
+    return cols
+
+
 def _plain(value: Any) -> Any:
     value = value.item() if hasattr(value, "item") else value
     return value if isinstance(value, (bool, int, float, str)) else str(value)
@@ -78,12 +90,9 @@ def single_value(ctx: CheckContext, *, max_columns: Count = 0, columns: Columns 
     max_chance: a column constant in one split only is flagged when the chance of that sample, given the other split, is below this (default 0.001)
     """
     data = _splits(ctx)
-    if (err := _input_error(data, columns)) is not None:
-        return err
-    cols = [c for c in _columns(data[0], columns) if all(c in d.frame.columns for d in data)]
-    if not cols:
-        return CheckResult(status="error", message="no columns to examine: declare features in the data, or name "
-                           "them in `columns`")
+    cols = _examined(data, columns)
+    if isinstance(cols, CheckResult):
+        return cols
     sizes = {d.name: len(d) for d in data}
     stats: dict[str, dict[str, pd.Series]] = {}  # column -> split -> value counts (non-missing)
     for col in cols:
@@ -175,12 +184,9 @@ def mixed_nulls(ctx: CheckContext, *, max_kinds: PositiveInt = 1, tokens: list[s
     top: how many columns the evidence lists (default 10)
     """
     data = _splits(ctx)
-    if (err := _input_error(data, columns)) is not None:
-        return err
-    cols = [c for c in _columns(data[0], columns) if all(c in d.frame.columns for d in data)]
-    if not cols:
-        return CheckResult(status="error", message="no columns to examine: declare features in the data, or name "
-                           "them in `columns`")
+    cols = _examined(data, columns)
+    if isinstance(cols, CheckResult):
+        return cols
     spellings = NULL_SPELLINGS | {t.strip().lower() for t in tokens}
     table = []
     for col in cols:

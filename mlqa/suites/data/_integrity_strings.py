@@ -61,6 +61,19 @@ def _nothing(metric: str, note: str) -> CheckResult:
     return judge({metric: 0.0}, {metric: ("<=", 0.0)}, detail=note, evidence={"columns": []})
 
 
+def _text_to_examine(ctx: CheckContext, columns: list[str] | None, metric: str,
+                     note: str) -> tuple[list[str], dict[str, str]] | CheckResult:
+    """The text columns a string check examines (of `columns`, or every text feature and the
+    label) and the identifiers left out, or its result when there is none or the input is wrong."""
+    if (err := empty_error(ctx)) is not None:
+        return err
+    ids = {} if columns else identifiers(ctx)
+    if columns and (err := not_text_error(ctx, list(columns))) is not None:
+        return err
+    cols = text_columns(ctx, shared_columns(ctx, columns, ids))
+    return (cols, ids) if cols else _nothing(metric, note)
+
+
 # ------------------------------------------------------------------ string mismatch
 @check("data.string_mismatch", requires=("test",))
 def string_mismatch(ctx: CheckContext, *, max_variants: Count = 0, columns: Columns | None = None,
@@ -83,14 +96,10 @@ def string_mismatch(ctx: CheckContext, *, max_variants: Count = 0, columns: Colu
     columns: the text columns to examine (default: every text feature and the label)
     top: how many spellings the evidence lists (default 20)
     """
-    if (err := empty_error(ctx)) is not None:
-        return err
-    ids = {} if columns else identifiers(ctx)
-    if columns and (err := not_text_error(ctx, list(columns))) is not None:
-        return err
-    cols = text_columns(ctx, shared_columns(ctx, columns, ids))
-    if not cols:
-        return _nothing("variant_groups", "no text columns: nothing to compare")
+    found = _text_to_examine(ctx, columns, "variant_groups", "no text columns: nothing to compare")
+    if isinstance(found, CheckResult):
+        return found
+    cols, ids = found
     names = [d.name for d in splits(ctx)]
     rows, per_col, worst_rows = [], {}, 0.0
     for col in cols:
@@ -156,15 +165,10 @@ def mixed_types(ctx: CheckContext, *, max_fraction: Fraction = 0.0, by_design_ab
     by_design_above: a rarer type above this share is taken as mixed on purpose: reported, not judged (default 0.1)
     columns: the columns to examine (default: every text feature and the label)
     """
-    if (err := empty_error(ctx)) is not None:
-        return err
-    ids = {} if columns else identifiers(ctx)
-    if columns and (err := not_text_error(ctx, list(columns))) is not None:
-        return err
-    cols = shared_columns(ctx, columns, ids)
-    text = text_columns(ctx, cols)
-    if not text:
-        return _nothing("minority_fraction", "no text columns: a numeric column cannot mix types")
+    found = _text_to_examine(ctx, columns, "minority_fraction", "no text columns: a numeric column cannot mix types")
+    if isinstance(found, CheckResult):
+        return found
+    text, ids = found
     table, worst = [], 0.0
     for col in text:
         values = pd.concat([d.frame[col].dropna() for d in splits(ctx) if col in d.frame.columns])
@@ -231,14 +235,10 @@ def special_characters(ctx: CheckContext, *, max_fraction: Fraction = 0.001, col
     columns: the text columns to examine (default: every text feature and the label)
     top: how many of the most common such values the evidence lists per column (default 5)
     """
-    if (err := empty_error(ctx)) is not None:
-        return err
-    ids = {} if columns else identifiers(ctx)
-    if columns and (err := not_text_error(ctx, list(columns))) is not None:
-        return err
-    cols = text_columns(ctx, shared_columns(ctx, columns, ids))
-    if not cols:
-        return _nothing("special_fraction", "no text columns: nothing to examine")
+    found = _text_to_examine(ctx, columns, "special_fraction", "no text columns: nothing to examine")
+    if isinstance(found, CheckResult):
+        return found
+    cols, ids = found
     table, worst = [], 0.0
     for col in cols:
         counts = _counts(ctx, col)
