@@ -66,9 +66,10 @@ def conflicting_labels(ctx: CheckContext, *, max_fraction: Fraction = 0.001, col
     table, groups_out, worst, worst_groups = [], [], 0.0, 0
     for d in data:
         frame = d.frame[d.frame[d.label].notna()]
-        if not len(frame):
-            table.append({"split": d.name, "rows": 0, "conflicting_rows": 0, "groups": 0, "fraction": 0.0})
-            continue
+        if not len(frame):  # a split judged on no rows would pass unseen
+            return CheckResult(status="error", message=f"the {d.name} data has no labelled rows (`{d.label}` "
+                               "is missing in every row): nothing to compare; fill the label, or drop "
+                               "data.conflicting_labels from `checks`")
         h = row_hashes(frame[feats]).to_numpy()
         y = pd.Series(frame[d.label].to_numpy(), dtype="string").to_numpy(dtype=object)
         pairs = pd.DataFrame({"h": h, "y": y})

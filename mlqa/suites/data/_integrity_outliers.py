@@ -40,7 +40,7 @@ def _encode(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[str]
         if np.ptp(x) == 0:
             continue  # constant: says nothing about any row
         blocks.append(x)
-        used.append(str(col))
+        used.append(col)  # the frame's own label (an int name stays an int); text only in evidence
     return (np.column_stack(blocks) if blocks else np.empty((len(frame), 0))), used
 
 
@@ -74,7 +74,7 @@ def _why(part: pd.DataFrame, used: list[str], pos: int, top: int = 3) -> list[di
             form = "" if kind(s) == "datetime" else ":g"
             typical = ("median {0" + form + "}, 1st-99th percentile {1" + form + "}..{2" + form + "}").format(
                 x.median(), x.quantile(0.01), x.quantile(0.99))
-        found.append({"feature": col, "value": value, "rows_as_extreme": round(rarity, 5), "typical": typical})
+        found.append({"feature": str(col), "value": value, "rows_as_extreme": round(rarity, 5), "typical": typical})
     found.sort(key=lambda f: f["rows_as_extreme"])
     return found[:top]
 
@@ -147,5 +147,5 @@ def outliers(ctx: CheckContext, *, max_fraction: Fraction = 0.003,
     chart = bar_chart(f"Share of sampled rows with isolation score > {min_score:g}",
                       [t["split"] for t in table], [t["fraction"] for t in table], threshold=max_fraction)
     return judge({"outlier_fraction": worst}, {"outlier_fraction": ("<=", max_fraction)}, detail=detail,
-                 evidence={"splits": table, "top_outliers": rows_out[: 2 * top], "features": used,
+                 evidence={"splits": table, "top_outliers": rows_out[: 2 * top], "features": [str(c) for c in used],
                            "seed": ctx.seed, **excluded_note(ids), "charts": [chart]})

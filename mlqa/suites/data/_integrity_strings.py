@@ -117,16 +117,18 @@ def string_mismatch(ctx: CheckContext, *, max_variants: Count = 0, columns: Colu
             variants = counts.loc[base.index[base.to_numpy() == b]]
             order = variants.sum(axis=1).sort_values(ascending=False, kind="stable")
             off += int(order.iloc[1:].sum())
+            # the group is named by its most common spelling, a value of the data, never by the
+            # base form: a derived form (`amylowe`) would slip past the redaction of a personal column
             for v in order.index:
-                rows.append({"column": col, "base_form": b, "variant": v, "rows": int(order[v]),
+                rows.append({"column": col, "category": order.index[0], "variant": v, "rows": int(order[v]),
                              **{n: int(variants.loc[v, n]) if n in variants.columns else 0 for n in names}})
         worst_rows = max(worst_rows, off / total if total else 0.0)
     n_groups = sum(per_col.values())
     metrics = {"variant_groups": float(n_groups), "columns_with_variants": float(len(per_col)),
                "variant_rows_fraction": worst_rows}
     named = "; ".join(f"{r['column']}: " + " / ".join(repr(x["variant"]) for x in rows
-                                                       if x["column"] == r["column"] and x["base_form"] == r["base_form"])
-                      for r in {(x["column"], x["base_form"]): x for x in rows}.values())
+                                                       if x["column"] == r["column"] and x["category"] == r["category"])
+                      for r in {(x["column"], x["category"]): x for x in rows}.values())
     charts = [bar_chart("Base forms with several spellings, per column", list(per_col), list(per_col.values()),
                         threshold=float(max_variants))] if per_col else []
     return judge(metrics, {"variant_groups": ("<=", float(max_variants))},

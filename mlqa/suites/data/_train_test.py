@@ -68,6 +68,10 @@ def label_drift(ctx: CheckContext, *, max_psi: NonNegative = 0.05, bins: Annotat
         return _error(f"{why}; label drift compares the label of train and test")
     a, b = ctx.train.y, ctx.test.y
     label = ctx.train.label
+    unlabelled = [d.name for d, y in ((ctx.train, a), (ctx.test, b)) if not pd.Series(y).notna().any()]
+    if unlabelled:  # "<missing>" against "<missing>" is no drift seen, not no drift
+        return _error(f"the label `{label}` is missing in every row of the {' and '.join(unlabelled)} data; "
+                      "label drift compares the label of train and test: fill it or drop data.label_drift")
     if ctx.task == "classification":
         ca, cb, cats = categorical_counts(a, b)
         value = psi(ca, cb)
