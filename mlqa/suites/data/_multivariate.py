@@ -219,7 +219,11 @@ def multivariate_drift(ctx: CheckContext, *, max_drift_score: Annotated[float, R
                       "excluded_as_identifiers": sorted(ids), "sample": {"rows_per_split": len(a), "seed": ctx.seed,
                                                                         "folds": folds}}
     if len(table) >= 2:
-        pair = joint_view(table[0]["feature"], table[1]["feature"], a, b)
+        # the table names features as text; the frames keep their own (maybe non-string) names
+        orig = {str(c): c for c in cols}
+        f0, f1 = table[0]["feature"], table[1]["feature"]
+        pick = [orig[f0], orig[f1]]
+        pair = joint_view(f0, f1, a[pick].set_axis([f0, f1], axis=1), b[pick].set_axis([f0, f1], axis=1))
         assoc = pair["association"]
         evidence["joint"] = [assoc]
         evidence["joint_cells"] = pair["cells"]

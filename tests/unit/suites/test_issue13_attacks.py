@@ -66,6 +66,18 @@ def test_outliers_accepts_a_non_string_column_name(make_ctx):
     assert "0" in res.evidence["features"]
 
 
+def test_multivariate_drift_accepts_non_string_column_names(make_ctx):
+    """Attack: integer column names; the joint view looked the text name up in the frame
+    (KeyError). Expected: the check runs and names the features as text."""
+    train, test = small(0, 600), small(1, 600)
+    train["y2"], test["y2"] = train["x"] * 2, test["x"] * 2
+    train.columns = test.columns = [0, "c", "income", 7]
+    res = run("data.multivariate_drift", make_ctx(train, test))
+    assert res.status in ("passed", "failed"), res.message
+    assert {r["feature"] for r in res.evidence["features"]} == {"0", "c", "7"}
+    assert "joint" in res.evidence
+
+
 # ------------------------------------------------------------------ derived forms of personal values
 def _people(seed: int, n: int = 200, shout: int = 0) -> pd.DataFrame:
     r = np.random.default_rng(seed)
