@@ -112,3 +112,18 @@ def test_string_mismatch_still_names_the_variants_of_a_plain_column(make_ctx):  
     spelt = {v["variant"] for v in out.evidence["variants"] if v["column"] == "sex"}
     assert spelt == {"Male", "male "}
     assert run("data.string_mismatch", make_ctx(_people(0), _people(1))).status == "passed"
+
+
+def test_feature_label_correlation_change_halves_do_not_follow_the_data_s_own_seed(make_ctx):
+    """Defect (found by the preset's reproducibility test): the within-split halves were
+    `default_rng(seed).random(n) < 0.5`, the very draws of data made as
+    `x = default_rng(seed).random(n)`, so each half held one side of x: every bucket learnt
+    on one half was unseen on the other, power came out 0 or NaN and the check errored.
+    Expected: x's power is measured (near 1 in both splits) and the check passes."""
+    x = np.random.default_rng(0).random(400)
+    frame = pd.DataFrame({"x": x, "label": (x > 0.5).astype(int)})
+    res = run("data.feature_label_correlation_change",
+              make_ctx(frame.iloc[:300], frame.iloc[300:], label="label", positive=1))
+    assert res.status == "passed", res.message
+    (row,) = res.evidence["features"]
+    assert row["power_train"] > 0.9 and row["power_test"] > 0.9
