@@ -14,16 +14,7 @@ from ...params import Count, Fraction, NonNegative, PositiveInt, Range
 from ...registry import check
 from ...results import CheckResult
 from ...tables import is_categorical
-
-_EPS = 1e-4
-
-
-def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index of two count vectors over the same bins (as data.drift)."""
-    p = np.clip(expected / max(expected.sum(), 1), _EPS, None)
-    q = np.clip(actual / max(actual.sum(), 1), _EPS, None)
-    return float(np.sum((q - p) * np.log(q / p)))
-
+from ..data import categorical_counts, psi
 
 def _decile_counts(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts of a and b over the quantile bins of a (the reference), and the edges."""
@@ -31,14 +22,6 @@ def _decile_counts(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[np.ndarray,
     ca = np.bincount(np.searchsorted(edges, a, side="right"), minlength=len(edges) + 1)
     cb = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1)
     return ca.astype(float), cb.astype(float), edges
-
-
-def _class_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    ka, kb = pd.Series(a).astype(str), pd.Series(b).astype(str)
-    cats = sorted(set(ka) | set(kb))
-    va, vb = ka.value_counts(), kb.value_counts()
-    return (np.array([va.get(c, 0) for c in cats], dtype=float),
-            np.array([vb.get(c, 0) for c in cats], dtype=float), cats)
 
 
 # ------------------------------------------------------------------ prediction drift
@@ -103,7 +86,7 @@ def prediction_drift(ctx: CheckContext, *, max_psi: NonNegative = 0.1, max_ks: F
             return CheckResult(status="error", message=f"the model's {what} is not finite on some rows")
         ca, cb, edges = _decile_counts(score_a, score_b, bins)
         ks = stats.ks_2samp(score_a, score_b)
-        metrics.update(psi=_psi(ca, cb), ks_statistic=float(ks.statistic), p_value=float(ks.pvalue))
+        metrics.update(psi=psi(ca, cb), ks_statistic=float(ks.statistic), p_value=float(ks.pvalue))
         detail = (f"{what}: mean {score_a.mean():.4g} on train, {score_b.mean():.4g} on test; "
                   f"KS {ks.statistic:.3f}")
         labels = [f"<= {edges[0]:.3g}"] + [f"{lo:.3g}-{hi:.3g}" for lo, hi in itertools.pairwise(edges)] \
@@ -116,8 +99,8 @@ def prediction_drift(ctx: CheckContext, *, max_psi: NonNegative = 0.1, max_ks: F
                                           {"name": "test", "y": [r["test_share"] for r in evidence["bins"]]}]}]
     else:
         what = "predicted class"
-        ca, cb, cats = _class_counts(pa.pred, pb.pred)
-        metrics["psi"] = _psi(ca, cb)
+        ca, cb, cats = categorical_counts(pd.Series(pa.pred), pd.Series(pb.pred))
+        metrics["psi"] = psi(ca, cb)
         sa, sb = ca / ca.sum(), cb / cb.sum()
         evidence["classes"] = [{"class": c, "train_share": round(float(x), 6), "test_share": round(float(y), 6)}
                                for c, x, y in zip(cats, sa, sb)]
